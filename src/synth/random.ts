@@ -1,0 +1,43 @@
+/**
+ * A seeded PRNG for the synthetic tasks (mulberry32; 32-bit state). Streams are derived from
+ * (seed, label) through a string hash so that, e.g., the eval split does not depend on how many
+ * training rows were asked for.
+ */
+export class SynthRng {
+  private s: number;
+  constructor(seed: number, label = '') {
+    this.s = mixSeed(seed, label);
+  }
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.s = (this.s + 0x6d2b79f5) >>> 0;
+    let t = this.s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  /** Uniform integer in [lo, hi], both inclusive; requires lo <= hi. */
+  int(lo: number, hi: number): number {
+    return lo + Math.floor(this.next() * (hi - lo + 1));
+  }
+  /** One element of a non-empty array. */
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.next() * items.length)] as T;
+  }
+}
+
+/** FNV-1a over `${seed}:${label}`, then one murmur3 finaliser round: a well-spread uint32. */
+function mixSeed(seed: number, label: string): number {
+  const text = `${seed}:${label}`;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
