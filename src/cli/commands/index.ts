@@ -1,6 +1,9 @@
 /** Every CLI command, one file each. Add yours here. */
 import type { CommandModule } from 'yargs';
+import { runCommand } from './run.js';
+import { stageCommands } from './stages.js';
 import { synthCommand } from './synth.js';
+import { modelCommand } from './model.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [synthCommand];
+export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, modelCommand];
