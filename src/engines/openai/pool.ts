@@ -1,0 +1,93 @@
+/**
+ * Several endpoints of one model: a concurrency limit per endpoint (p-limit), dispatch to the
+ * least loaded one that is not cooling down after a 429, and retries through ratelimit.ts.
+ * Each attempt picks an endpoint afresh, so a dead endpoint's requests move to the others.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import pLimit, { type LimitFunction } from 'p-limit';
+import { CoolDown, TransientError, withRetries, type Clock, type RetryPolicy } from '../ratelimit.js';
+
+export interface Endpoint {
+  /** Base URL, e.g. http://10.0.0.5:8000 (no trailing /v1). */
+  readonly url: URL;
+  readonly limit: LimitFunction;
+  readonly cooldown: CoolDown;
+  readonly agent: http.Agent;
+  /** Requests assigned here and not finished (queued in the limiter included). */
+  load: number;
+  /** Finished attempts, by outcome. */
+  readonly counts: { ok: number; transient: number; failed: number };
+}
+
+export interface PoolOptions {
+  urls: string[];
+  concurrency: number;
+  policy: RetryPolicy;
+  clock: Clock;
+  random?: () => number;
+}
+
+export class EndpointPool {
+  readonly endpoints: Endpoint[];
+  retries = 0;
+  constructor(private readonly options: PoolOptions) {
+    this.endpoints = options.urls.map((u) => {
+      const url = new URL(u.replace(/\/+$/, '').replace(/\/v1$/, ''));
+      const agentOptions = { keepAlive: true, maxSockets: options.concurrency };
+      return {
+        url,
+        limit: pLimit(options.concurrency),
+        cooldown: new CoolDown(options.clock),
+        agent: url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions),
+        load: 0,
+        counts: { ok: 0, transient: 0, failed: 0 },
+      };
+    });
+  }
+
+  /** The endpoint to use now: least load among those not cooling; else the one whose cool-down ends first. */
+  pick(): Endpoint {
+    let best: Endpoint | undefined;
+    for (const ep of this.endpoints) {
+      if (ep.cooldown.remaining() > 0) continue;
+      if (!best || ep.load < best.load) best = ep;
+    }
+    if (best) return best;
+    return this.endpoints.reduce((a, b) => (b.cooldown.remaining() < a.cooldown.remaining() ? b : a));
+  }
+
+  /** Runs `send(endpoint)` with retries; each attempt goes to the endpoint `pick` chooses then. */
+  run<T>(send: (ep: Endpoint) => Promise<T>): Promise<T> {
+    return withRetries(
+      async () => {
+        const ep = this.pick();
+        ep.load++;
+        try {
+          return await ep.limit(async () => {
+            const wait = ep.cooldown.remaining();
+            if (wait > 0) await this.options.clock.sleep(wait);
+            try {
+              const out = await send(ep);
+              ep.counts.ok++;
+              return out;
+            } catch (err) {
+              if (err instanceof TransientError) {
+                ep.counts.transient++;
+                if (err.kind === 'rate-limit') ep.cooldown.note(this.options.policy.cooldownMs, err.retryAfterMs);
+              } else ep.counts.failed++;
+              throw err;
+            }
+          });
+        } finally {
+          ep.load--;
+        }
+      },
+      { policy: this.options.policy, clock: this.options.clock, random: this.options.random, onRetry: () => this.retries++ },
+    );
+  }
+
+  close(): void {
+    for (const ep of this.endpoints) ep.agent.destroy();
+  }
+}
