@@ -46,7 +46,7 @@ function assertSameShape(actual: unknown, expected: unknown, path = '$'): void {
 test('GET /health and /v1/models', async () => {
   const health = await fetch(`${server.url}/health`);
   assert.equal(health.status, 200);
-  const models = await (await fetch(`${server.url}/v1/models`)).json();
+  const models = (await (await fetch(`${server.url}/v1/models`)).json()) as any;
   assertSameShape(models, fixture('vllm-models-response.json'));
   assert.equal(models.data[0].id, 'toy-model');
 });
