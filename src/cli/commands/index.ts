@@ -4,6 +4,8 @@ import { runCommand } from './run.js';
 import { stageCommands } from './stages.js';
 import { synthCommand } from './synth.js';
 import { modelCommand } from './model.js';
+import { generateCommand } from './generate.js';
+import { scoreCommand } from './score.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, modelCommand];
+export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, modelCommand, generateCommand, scoreCommand];
