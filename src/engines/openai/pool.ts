@@ -6,7 +6,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import pLimit, { type LimitFunction } from 'p-limit';
-import { CoolDown, TransientError, withRetries, type Clock, type RetryPolicy } from '../ratelimit.js';
+import { CoolDown, TransientError, backoffDelay, withRetries, type Clock, type RetryPolicy } from '../ratelimit.js';
 
 export interface Endpoint {
   /** Base URL, e.g. http://10.0.0.5:8000 (no trailing /v1). */
@@ -16,6 +16,8 @@ export interface Endpoint {
   readonly agent: http.Agent;
   /** Requests assigned here and not finished (queued in the limiter included). */
   load: number;
+  /** Transient failures since the last success; two or more in a row rest the endpoint. */
+  failStreak: number;
   /** Finished attempts, by outcome. */
   readonly counts: { ok: number; transient: number; failed: number };
 }
@@ -41,17 +43,21 @@ export class EndpointPool {
         cooldown: new CoolDown(options.clock),
         agent: url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions),
         load: 0,
+        failStreak: 0,
         counts: { ok: 0, transient: 0, failed: 0 },
       };
     });
   }
 
-  /** The endpoint to use now: least load among those not cooling; else the one whose cool-down ends first. */
+  /**
+   * The endpoint to use now: least load among those not cooling down (ties: fewer recent
+   * failures); when all are cooling, the one whose cool-down ends first.
+   */
   pick(): Endpoint {
     let best: Endpoint | undefined;
     for (const ep of this.endpoints) {
       if (ep.cooldown.remaining() > 0) continue;
-      if (!best || ep.load < best.load) best = ep;
+      if (!best || ep.load < best.load || (ep.load === best.load && ep.failStreak < best.failStreak)) best = ep;
     }
     if (best) return best;
     return this.endpoints.reduce((a, b) => (b.cooldown.remaining() < a.cooldown.remaining() ? b : a));
@@ -70,11 +76,15 @@ export class EndpointPool {
             try {
               const out = await send(ep);
               ep.counts.ok++;
+              ep.failStreak = 0;
               return out;
             } catch (err) {
               if (err instanceof TransientError) {
                 ep.counts.transient++;
+                ep.failStreak++;
                 if (err.kind === 'rate-limit') ep.cooldown.note(this.options.policy.cooldownMs, err.retryAfterMs);
+                // Failing again and again (down, refusing, overloaded): rest it so retries go elsewhere.
+                else if (ep.failStreak >= 2) ep.cooldown.note(backoffDelay(ep.failStreak - 1, this.options.policy, () => 0));
               } else ep.counts.failed++;
               throw err;
             }
