@@ -7,7 +7,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GraphBuilder } from './graph.js';
-import { buildDecoder, qwen3Config, validateConfig, type Qwen3Config } from './qwen3.js';
+import { buildDecoder, qwen3Config, qwen3ParamShapes, validateConfig, type Qwen3Config } from './qwen3.js';
 import { learnMerges, makeTokenizer } from './tokenizer.js';
 import { checkWeights, initWeights, readOnnxWeights, type Weights } from './weights.js';
 import { VrdataError } from '../util/errors.js';
@@ -71,7 +71,7 @@ export async function writeModelFolder(options: {
   await writeAtomic(join(dir, MODEL_FILES.config), json(config));
 }
 
-/** Reads config.json and the weights of a model folder this project wrote (for the trainer). */
+/** Reads config.json and the weights (exactly the config's, by Hugging Face name) of a model folder this project wrote (for the trainer). */
 export async function readModelFolder(dir: string): Promise<{ config: Qwen3Config; weights: Weights }> {
   let config: Qwen3Config;
   try {
@@ -80,8 +80,11 @@ export async function readModelFolder(dir: string): Promise<{ config: Qwen3Confi
     throw new VrdataError('model', `cannot read ${join(dir, MODEL_FILES.config)} (${(err as Error).message}); is ${dir} a model folder?`, { cause: err });
   }
   validateConfig(config, join(dir, MODEL_FILES.config));
-  const weights = await readOnnxWeights(join(dir, MODEL_FILES.onnx));
-  checkWeights(config, weights, join(dir, MODEL_FILES.onnx));
+  const all = await readOnnxWeights(join(dir, MODEL_FILES.onnx));
+  checkWeights(config, all, join(dir, MODEL_FILES.onnx));
+  // Only the model's weights: the graph's float constants (RoPE frequencies, eps) are not trainable.
+  const weights: Weights = new Map();
+  for (const name of qwen3ParamShapes(config).keys()) weights.set(name, all.get(name)!);
   return { config, weights };
 }
 
