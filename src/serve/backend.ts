@@ -19,8 +19,11 @@ export interface ServeBackend {
   decode(ids: number[]): string;
   /** Display form of each token, for logprobs.tokens. */
   tokenStrings(ids: number[]): string[];
-  /** `options.n` completions; completion i uses seed `options.seed + i`, as Engine.generate does. */
-  generate(prompt: string | number[], options: GenerateOptions): Promise<DetailedCompletion[]>;
+  /**
+   * `options.n` completions; completion i uses seed `options.seed + i`, as Engine.generate does.
+   * `wantLogprobs` false lets a backend skip computing per-token log-probs (tokenLogprobs may then be empty).
+   */
+  generate(prompt: string | number[], options: GenerateOptions, wantLogprobs?: boolean): Promise<DetailedCompletion[]>;
   /** Log-prob of ids[i] given ids[0..i) for i = 1..len-1 (length len-1). */
   scoreIds(ids: number[]): Promise<Float32Array>;
   close(): Promise<void>;

@@ -128,7 +128,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         }
         continue;
       }
-      const outs = await backend.generate(prompt, options);
+      const outs = await backend.generate(prompt, options, logprobs !== null);
       promptTokens += typeof prompt === 'string' ? (await backend.tokenize(prompt)).length : prompt.length;
       outs.forEach((c: DetailedCompletion, i) => {
         completionTokens += c.tokenIds.length;
