@@ -6,7 +6,8 @@ import { synthCommand } from './synth.js';
 import { modelCommand } from './model.js';
 import { generateCommand } from './generate.js';
 import { scoreCommand } from './score.js';
+import { trainCommand } from './train.js';
 import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, modelCommand, generateCommand, scoreCommand, serveCommand];
+export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, modelCommand, generateCommand, scoreCommand, trainCommand, serveCommand];
