@@ -169,7 +169,7 @@ test('tokenizer: any text round-trips; markers are single ids; text cut inside a
   const enc = (s: string): number[] => tok.encode(s, { add_special_tokens: false }).ids;
   const dec = (ids: number[]): string => (ids.length === 0 ? '' : tok.decode(ids, { skip_special_tokens: false, clean_up_tokenization_spaces: false }));
   fc.assert(fc.property(fc.string({ unit: 'grapheme', maxLength: 40 }), (s) => dec(enc(s)) === s), { numRuns: 300 });
-  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => s.isWellFormed()), (s) => dec(enc(s)) === s), { numRuns: 300 });
+  fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 20 }).filter((s) => !/\p{Surrogate}/u.test(s)), (s) => dec(enc(s)) === s), { numRuns: 300 });
   for (const t of [...SPECIAL_TOKENS, ...MARKER_TOKENS]) assert.deepEqual(enc(t), [made.ids[t]], t);
   assert.ok(enc('the cat').length < new TextEncoder().encode('the cat').length, 'merges shorten text');
   const trace = 'so x = 4 <|end_of_thought|> <|begin_of_solution|> 4 <|end_of_solution|>';
