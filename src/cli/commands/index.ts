@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { runCommand } from './run.js';
 import { stageCommands } from './stages.js';
 import { synthCommand } from './synth.js';
+import { reportCommand } from './report.js';
 import { modelCommand } from './model.js';
 import { generateCommand } from './generate.js';
 import { scoreCommand } from './score.js';
@@ -10,4 +11,4 @@ import { trainCommand } from './train.js';
 import { serveCommand } from './serve.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, modelCommand, generateCommand, scoreCommand, trainCommand, serveCommand];
+export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, reportCommand, modelCommand, generateCommand, scoreCommand, trainCommand, serveCommand];
