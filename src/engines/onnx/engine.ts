@@ -24,7 +24,7 @@ export interface OnnxEngineOptions extends SessionOptions {
   maxBatchRows?: number;
   /** Tokens per prefill pass; longer prompts are prefilled in chunks (default 512). */
   prefillChunk?: number;
-  /** Padded tokens per scoring batch (default 4096). */
+  /** Padded tokens per scoring batch (default 16384; logitsBudgetBytes bounds memory for large vocabularies). */
   scoreTokenBudget?: number;
   /** Bytes of float32 logits one forward pass may produce; bounds chunk sizes for large vocabularies (default 256 MiB). */
   logitsBudgetBytes?: number;
@@ -76,8 +76,11 @@ function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-const int64 = (values: ArrayLike<number>, dims: number[]): ort.Tensor =>
-  new ort.Tensor('int64', BigInt64Array.from(Array.from(values), (v) => BigInt(v)), dims);
+function int64(values: ArrayLike<number>, dims: number[]): ort.Tensor {
+  const data = new BigInt64Array(values.length);
+  for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]!);
+  return new ort.Tensor('int64', data, dims);
+}
 
 /** The onnxruntime engine; see the module comment. */
 export class OnnxEngine implements Engine {
@@ -96,7 +99,7 @@ export class OnnxEngine implements Engine {
     this.table = byteTable(model.tokenizerJson, model.tokenizer);
     this.maxRows = Math.max(1, options.maxBatchRows ?? 64);
     this.prefillChunk = Math.max(1, options.prefillChunk ?? 512);
-    this.scoreBudget = Math.max(1, options.scoreTokenBudget ?? 4096);
+    this.scoreBudget = Math.max(1, options.scoreTokenBudget ?? 16384);
     this.logitsBudget = options.logitsBudgetBytes ?? 256 * 2 ** 20;
   }
 
@@ -128,12 +131,12 @@ export class OnnxEngine implements Engine {
   }
 
   /** One forward pass: ids [B, S], mask [B, past+S], positions [B, S]; keepLast asks for the last position's logits only where the export can. */
-  private async forward(a: { ids: number[]; batch: number; mask: number[]; positions: number[]; past: ort.Tensor[]; keepLast: boolean }): Promise<Forward> {
+  private async forward(a: { ids: number[]; batch: number; mask: number[] | BigInt64Array; positions: number[]; past: ort.Tensor[]; keepLast: boolean }): Promise<Forward> {
     const S = a.ids.length / a.batch;
     const m = this.model;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: int64(a.ids, [a.batch, S]),
-      attention_mask: int64(a.mask, [a.batch, a.mask.length / a.batch]),
+      attention_mask: a.mask instanceof BigInt64Array ? new ort.Tensor('int64', a.mask, [a.batch, a.mask.length / a.batch]) : int64(a.mask, [a.batch, a.mask.length / a.batch]),
     };
     if (m.hasPositionIds) feeds.position_ids = int64(a.positions, [a.batch, S]);
     for (let i = 0; i < m.layers; i++) {
@@ -246,7 +249,8 @@ export class OnnxEngine implements Engine {
       });
       past.push(new ort.Tensor(m.kvType, data, [rows.length, m.kvHeads, T, m.headDim]));
     }
-    let mask: number[][] = rows.map((r) => [...new Array<number>(T - r.promptLen).fill(0), ...new Array<number>(r.promptLen).fill(1)]);
+    // Row b's cache has T - promptLen padding columns on the left; every later column is real.
+    let pads = rows.map((r) => T - r.promptLen);
     for (const r of rows) {
       const p = prefills.get(r.req)!;
       this.accept(r, p.logits, 0, p.vocab, requests[r.req]!.options);
@@ -266,12 +270,13 @@ export class OnnxEngine implements Engine {
           return new ort.Tensor(m.kvType, data, [keep.length, m.kvHeads, T, m.headDim]);
         });
         rows = keep.map((b) => rows[b]!);
-        mask = keep.map((b) => mask[b]!);
+        pads = keep.map((b) => pads[b]!);
       }
-      for (const mk of mask) mk.push(1);
       T += 1;
+      const mask = new BigInt64Array(rows.length * T).fill(1n);
+      pads.forEach((pad, b) => mask.fill(0n, b * T, b * T + pad));
       const f = await this.forward({
-        ids: rows.map((r) => r.last), batch: rows.length, mask: mask.flat(),
+        ids: rows.map((r) => r.last), batch: rows.length, mask,
         positions: rows.map((r) => r.promptLen + r.generated - 1), past, keepLast: true,
       });
       past = f.present;

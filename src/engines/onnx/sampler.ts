@@ -49,12 +49,12 @@ function drawTruncated(logits: Float32Array, offset: number, vocab: number, s: S
   const useTopP = s.topP < 1;
   if (!useTopK && !useTopP) {
     // Fast path: one pass for the total, one pass to find the token (ids in vocabulary order).
-    const w = new Float64Array(vocab);
+    const w = weightsBuffer(vocab);
     let total = 0;
     for (let i = 0; i < vocab; i++) { const e = Math.exp((logits[offset + i]! - max) * invT); w[i] = e; total += e; }
     let target = u * total;
     for (let i = 0; i < vocab; i++) { target -= w[i]!; if (target < 0) return i; }
-    return lastNonZero(w);
+    return lastNonZero(w, vocab);
   }
   // Candidates sorted by logit (descending, ties by id), so truncation is deterministic.
   const order = Array.from({ length: vocab }, (_, i) => i);
@@ -76,7 +76,14 @@ function drawTruncated(logits: Float32Array, offset: number, vocab: number, s: S
   return order[keep - 1]!;
 }
 
-function lastNonZero(w: Float64Array): number {
-  for (let i = w.length - 1; i >= 0; i--) if (w[i]! > 0) return i;
+let scratch = new Float64Array(0);
+/** A reusable weights buffer: a fresh one per draw would allocate 8 bytes x vocab per token. */
+function weightsBuffer(n: number): Float64Array {
+  if (scratch.length < n) scratch = new Float64Array(n);
+  return scratch;
+}
+
+function lastNonZero(w: Float64Array, n: number): number {
+  for (let i = n - 1; i >= 0; i--) if (w[i]! > 0) return i;
   return 0;
 }

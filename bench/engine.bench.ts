@@ -1,0 +1,112 @@
+/**
+ * The embedded engine's throughput on two models this project makes: tiny (2 layers, hidden 64)
+ * and small (8 layers, hidden 512), same folder, prompts and settings for every contender.
+ * - generation: vrdata, n = 8 samples per prompt, 128 new tokens, against transformers.js
+ *   generate on the same prompts each repeated 8 times (it ignores num_return_sequences when
+ *   sampling), do_sample, min/max_new_tokens 128, top_k 0. Goal: >= 3x transformers.js.
+ * - scoring: vrdata score of the generated (prompt, continuation) pairs against ONE bare
+ *   onnxruntime forward pass over the same tokens (right-padded batch, same session options).
+ *   Goal: >= 0.9 of the bare forward.
+ * Both use the same intra-op threads (BENCH_ENGINE_THREADS, default 1: the CI machine has 2
+ * shared cores). Contenders run alternately, best of BENCH_ENGINE_REPEATS runs each (default 3) after a warm-up.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { env, AutoModelForCausalLM, AutoTokenizer } from '@huggingface/transformers';
+import { initModelFolder } from '../src/model/folder.js';
+import { openOnnxEngine } from '../src/engines/onnx/engine.js';
+import { DEFAULT_GENERATE_OPTIONS } from '../src/engines/types.js';
+
+const THREADS = Number(process.env.BENCH_ENGINE_THREADS ?? 1);
+const REPEATS = Number(process.env.BENCH_ENGINE_REPEATS ?? 3);
+const N = 8, NEW_TOKENS = 128;
+const PROMPTS = [
+  'Question: what is 17 * 23? Think step by step.',
+  'Solve for x: 3x + 5 = 20.',
+  'The quick brown fox jumps over the lazy dog because',
+  'Write a short proof that the square root of 2 is irrational.',
+];
+
+/** Runs two contenders alternately (the machine's load shifts; alternation keeps it fair), best time of each after a warm-up of each. */
+async function race<A, B>(a: () => Promise<A>, b: () => Promise<B>): Promise<{ a: { seconds: number; value: A }; b: { seconds: number; value: B } }> {
+  let va = await a(), vb = await b();
+  let sa = Infinity, sb = Infinity;
+  for (let i = 0; i < REPEATS; i++) {
+    let t0 = performance.now();
+    va = await a();
+    sa = Math.min(sa, (performance.now() - t0) / 1000);
+    t0 = performance.now();
+    vb = await b();
+    sb = Math.min(sb, (performance.now() - t0) / 1000);
+  }
+  return { a: { seconds: sa, value: va }, b: { seconds: sb, value: vb } };
+}
+
+async function benchModel(label: string, dir: string): Promise<void> {
+  const engine = await openOnnxEngine({ modelDir: dir, threads: THREADS, maxBatchRows: PROMPTS.length * N });
+  const sessionOptions = { intraOpNumThreads: THREADS, interOpNumThreads: 1, graphOptimizationLevel: 'all' as const, extra: { session: { intra_op: { allow_spinning: '0' } } } };
+  try {
+    // Generation: vrdata.
+    const requests = PROMPTS.map((prompt, i) => ({ prompt, options: { ...DEFAULT_GENERATE_OPTIONS, n: N, seed: 1000 * i, maxTokens: NEW_TOKENS } }));
+    // Generation: transformers.js on the same folder, prompts repeated N times.
+    env.allowRemoteModels = false;
+    env.localModelPath = dir.slice(0, dir.lastIndexOf('/'));
+    const name = dir.slice(dir.lastIndexOf('/') + 1);
+    const peer = await AutoModelForCausalLM.from_pretrained(name, { dtype: 'fp32', device: 'cpu', session_options: sessionOptions });
+    const tok = await AutoTokenizer.from_pretrained(name);
+    tok.padding_side = 'left';
+    const inputs = tok(PROMPTS.flatMap((p) => new Array<string>(N).fill(p)), { padding: true });
+    const gen = await race(() => engine.generate(requests), () => peer.generate({ ...inputs, do_sample: true, top_k: 0, max_new_tokens: NEW_TOKENS, min_new_tokens: NEW_TOKENS }));
+    const ours = gen.a, theirs = gen.b;
+    const ourTokens = ours.value.flat().reduce((s, c) => s + c.tokens, 0);
+    const ourGen = ourTokens / ours.seconds;
+    const theirGen = (PROMPTS.length * N * NEW_TOKENS) / theirs.seconds;
+    await peer.dispose();
+
+    // Scoring: vrdata score of the generated pairs vs one bare forward over the same tokens.
+    const pairs = ours.value.flatMap((cs, i) => cs.map((c) => ({ prompt: PROMPTS[i]!, continuation: c.text })));
+    const seqs: number[][] = [];
+    for (const p of pairs) seqs.push([...await engine.tokenize(p.prompt), ...await engine.tokenize(p.continuation)]);
+    const tokens = seqs.reduce((s, q) => s + q.length, 0);
+    const L = Math.max(...seqs.map((q) => q.length)), B = seqs.length;
+    const bare = await ort.InferenceSession.create(join(dir, 'onnx', 'model.onnx'), sessionOptions);
+    const { layers, kvHeads, headDim } = engine.model;
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(seqs.flatMap((q) => Array.from({ length: L }, (_, j) => BigInt(q[j] ?? 0)))), [B, L]),
+      attention_mask: new ort.Tensor('int64', BigInt64Array.from(seqs.flatMap((q) => Array.from({ length: L }, (_, j) => (j < q.length ? 1n : 0n)))), [B, L]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(seqs.flatMap(() => Array.from({ length: L }, (_, j) => BigInt(j)))), [B, L]),
+    };
+    for (let i = 0; i < layers; i++) for (const kv of ['key', 'value']) feeds[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [B, kvHeads, 0, headDim]);
+    const sc = await race(() => engine.score(pairs), () => bare.run(feeds));
+    const scored = sc.a, fwd = sc.b;
+    await bare.release();
+    const ourScore = tokens / scored.seconds, bareScore = tokens / fwd.seconds;
+
+    console.log(`engine ${label}: generation ${ourGen.toFixed(0)} tok/s (vrdata, ${ourTokens} tokens in ${ours.seconds.toFixed(2)} s) vs transformers.js ${theirGen.toFixed(0)} tok/s (${theirs.seconds.toFixed(2)} s): ratio ${(ourGen / theirGen).toFixed(2)}x (goal >= 3)`);
+    console.log(`engine ${label}: scoring ${ourScore.toFixed(0)} tok/s (vrdata score, ${tokens} tokens, ${B} pairs) vs bare onnxruntime forward ${bareScore.toFixed(0)} tok/s: ratio ${(ourScore / bareScore).toFixed(2)} (goal >= 0.9)`);
+  } finally {
+    await engine.close();
+  }
+}
+
+/** Runs the engine benchmark on a tiny and a small model; prints ratios against transformers.js and a bare forward pass. */
+export async function run(): Promise<void> {
+  const root = await mkdtemp(join(tmpdir(), 'vrdata-bench-engine-'));
+  try {
+    console.log(`engine: threads ${THREADS}, ${PROMPTS.length} prompts x n=${N}, ${NEW_TOKENS} new tokens, best of ${REPEATS}`);
+    const tiny = join(root, 'tiny');
+    await initModelFolder({ out: tiny, layers: 2, hidden: 64, heads: 4, kvHeads: 2, seed: 1 });
+    await benchModel('tiny (2 layers, hidden 64)', tiny);
+    if (process.env.BENCH_ENGINE_SKIP_SMALL !== '1') {
+      const small = join(root, 'small');
+      await initModelFolder({ out: small, layers: 8, hidden: 512, heads: 8, kvHeads: 4, seed: 1 });
+      await benchModel('small (8 layers, hidden 512)', small);
+    }
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await run();
