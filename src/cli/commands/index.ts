@@ -9,6 +9,7 @@ import { generateCommand } from './generate.js';
 import { scoreCommand } from './score.js';
 import { trainCommand } from './train.js';
 import { serveCommand } from './serve.js';
+import { inspectCommand } from './inspect.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, reportCommand, modelCommand, generateCommand, scoreCommand, trainCommand, serveCommand];
+export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, reportCommand, modelCommand, generateCommand, scoreCommand, trainCommand, serveCommand, inspectCommand];
