@@ -4,17 +4,17 @@
  * manifests are written last. A part whose manifests match the current fingerprint is skipped;
  * every other part is redone from scratch (its model calls come back from the journal).
  */
-import { mkdir, rm, appendFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, rm, appendFile, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Row, Schema } from '../io/schema.js';
 import { ParquetWriter, readRows } from '../io/parquet.js';
 import type { Engine } from '../engines/types.js';
 import type { StageDefinition, StageContext } from './stage.js';
 import { fingerprintParams } from './params.js';
 import { partOf, partsForShard } from './partition.js';
-import { partPath, tableDir, logPath, journalPath, manifestPath } from './layout.js';
+import { partPath, partName, tableDir, logPath, journalPath, manifestPath } from './layout.js';
 import { isPartDone, listManifests, writeManifest, type Manifest } from './manifest.js';
-import { removeStrayTemps, renameDurable, tempPathFor } from '../util/fs.js';
+import { renameDurable, tempPathFor } from '../util/fs.js';
 import { sha256, stableStringify } from '../util/hash.js';
 import { Progress } from '../util/progress.js';
 import { VrdataError } from '../util/errors.js';
@@ -91,6 +91,7 @@ export async function runStage(options: RunStageOptions): Promise<RunStageResult
     sha256(stableStringify({ base: baseFingerprint, part, inputs: inputHashes(inputs, part) }));
 
   const outputs = Object.keys(stage.outputs);
+  for (const table of outputs) await removeStrayPartTemps(tableDir(runDir, tableName(table)), assigned, parts);
   const pending: number[] = [];
   const skipped: number[] = [];
   for (const part of assigned) {
@@ -196,10 +197,13 @@ async function runParts(run: PartRun): Promise<void> {
   for (const [table] of outputs) {
     const dir = tableDir(runDir, tableName(table));
     await mkdir(dir, { recursive: true });
-    await removeStrayTemps(dir);
     for (const part of pendingParts) {
-      // An old manifest must never vouch for the file we are about to replace.
+      // An old manifest must never vouch for the file we are about to replace; removed first, so a
+      // crash between the two removals leaves a bare file, which is never taken as finished.
       await rm(manifestPath(runDir, tableName(table), part, parts), { force: true });
+      // The stale file goes too: if this run fails, nothing of the old result lingers beside the new
+      // inputs for a reader that globs *.parquet without looking at manifests.
+      await rm(partPath(runDir, tableName(table), part, parts), { force: true });
     }
   }
   const key = (table: string, part: number) => `${table}\u0000${part}`;
@@ -311,6 +315,23 @@ async function runParts(run: PartRun): Promise<void> {
     });
     run.rows[table] = (run.rows[table] ?? 0) + info.rows;
     await run.log(`part ${part}/${parts} table=${tableName(table)} rows=${info.rows} bytes=${info.bytes}`);
+  }
+}
+
+/**
+ * Removes temporary files (src/util/fs.ts tempPathFor: ".<name>.<pid>.tmp") of the given parts only:
+ * under --shard, other machines may be writing their own parts' temps in the same folder right now.
+ */
+async function removeStrayPartTemps(dir: string, partList: number[], parts: number): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return;
+  }
+  const prefixes = partList.map((part) => `.${partName(part, parts)}.`);
+  for (const name of names) {
+    if (name.endsWith('.tmp') && prefixes.some((prefix) => name.startsWith(prefix))) await rm(join(dir, name), { force: true });
   }
 }
 
