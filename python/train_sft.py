@@ -308,7 +308,8 @@ def load_model(path, device, tiny_config, seed, force_mini=False):
     if tiny_config is not None and HAVE_TRANSFORMERS and not force_mini:
         from transformers import AutoModelForCausalLM, Qwen3Config
         torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_config(Qwen3Config(**tiny_config), torch_dtype=torch.float32)
+        cfg = {k: v for k, v in tiny_config.items() if k not in ("model_type", "architectures")}
+        model = AutoModelForCausalLM.from_config(Qwen3Config(**cfg)).float()
         return model.to(device), "hf", None
     if tiny_config is not None or force_mini or (not HAVE_TRANSFORMERS and os.path.isdir(path)):
         cfg = tiny_config if tiny_config is not None else json.load(open(os.path.join(path, "config.json")))
