@@ -112,7 +112,14 @@ export function parsePipeline(
     ids.add(id);
     const given = { ...(isObject(entry.params) ? entry.params : {}), ...(overrides.get(id) ?? {}) };
     overrides.delete(id);
-    const params = resolveParams(id, definition.params, given);
+    let params: Record<string, unknown>;
+    try {
+      params = resolveParams(id, definition.params, given);
+    } catch (err) {
+      // resolveParams does not know the file: say which one, as every other message here does.
+      if (err instanceof VrdataError) throw fail(err.message.replace(/^pipeline: /, ''));
+      throw err;
+    }
     const roleBindings: Record<string, string> = {};
     const boundEngines = isObject(entry.engines) ? (entry.engines as Record<string, unknown>) : {};
     for (const role of Object.keys(boundEngines)) {
