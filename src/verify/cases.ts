@@ -14,6 +14,8 @@ export interface CaseRow {
   gold: string | null;
   pred: string | null;
   config: MathConfig;
+  /** true for the recorded test-suite configs: gold is text to extract from (Math-Verify compare_strings), not a bare answer. */
+  goldIsText: boolean;
   expected?: boolean;
 }
 
@@ -71,12 +73,14 @@ export function readCases(path: string): CaseRow[] {
       throw new VrdataError('verify', `${path}:${i + 1}: not JSON (${(e as Error).message}); each line must be one JSON object`);
     }
     if (!('gold' in raw) || !('pred' in raw)) throw new VrdataError('verify', `${path}:${i + 1}: row needs "gold" and "pred"`);
-    const { config, goldAs, predAs } = caseConfig(raw.config as Raw | undefined);
+    const rawConfig = raw.config as Raw | undefined;
+    const { config, goldAs, predAs } = caseConfig(rawConfig);
     const row: CaseRow = {
       id: raw.id === undefined ? String(i + 1) : String(raw.id),
       gold: goldAs !== undefined ? goldAs : str(raw.gold),
       pred: predAs !== undefined ? predAs : str(raw.pred),
       config,
+      goldIsText: typeof rawConfig?.api === 'string',
     };
     if (typeof raw.expected === 'boolean') row.expected = raw.expected;
     rows.push(row);

@@ -10,6 +10,7 @@ import { scoreCommand } from './score.js';
 import { trainCommand } from './train.js';
 import { serveCommand } from './serve.js';
 import { inspectCommand } from './inspect.js';
+import { checkAnswerCommands } from './check-answer.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, reportCommand, modelCommand, generateCommand, scoreCommand, trainCommand, serveCommand, inspectCommand];
+export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, reportCommand, modelCommand, generateCommand, scoreCommand, trainCommand, serveCommand, inspectCommand, ...checkAnswerCommands];
