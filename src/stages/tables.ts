@@ -41,7 +41,7 @@ export const SCORES: Schema = [
   { name: 'sample_id', type: 'string' },
   { name: 'k', type: 'int32' },
   { name: 'z', type: 'string', doc: 'the trace cut just after the first "<|end_of" (appended when absent)' },
-  { name: 'lq', type: 'list<float32>', doc: 'log q_phi(z | P(x, y\')) per token' },
+  { name: 'lq', type: 'list<float32>', doc: 'log q_phi per token of the raw trace (the paper; score.lq_on=trace) or of z (lq_on=z), given P(x, y\')' },
   { name: 'lp', type: 'list<float32>', doc: 'log pi_theta0(z | R(x)) per token' },
   { name: 'la', type: 'list<float32>', doc: 'log pi_theta0(a | R(x), z) per token, a = the reference answer text' },
 ];
