@@ -200,7 +200,9 @@ export async function collectRun(runDir: string, options: { now?: Date } = {}): 
     });
   }
 
-  for (const name of [...found.keys()].filter((n) => /^eval/.test(n)).sort(evalOrder)) {
+  // an eval table is one the eval stage wrote (e.g. eval_before, eval_after), not an eval set's samples
+  const isEval = (t: TableFiles) => (t.stat.stage ? t.stat.stage === 'eval' : /^eval/.test(t.stat.table));
+  for (const name of [...found.keys()].filter((n) => isEval(found.get(n) as TableFiles)).sort(evalOrder)) {
     const t = found.get(name) as TableFiles;
     const e = await guarded(name, notes, async (): Promise<EvalData> => {
       const rows: EvalOutcome[] = [];

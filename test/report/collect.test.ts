@@ -35,7 +35,7 @@ async function part(table: string, select: string, opts: { part?: number; parts?
   const start = opts.start ?? '2026-01-01T00:00:00.000Z';
   const manifest = {
     table,
-    stage: table === 'samples' ? 'prepare' : table,
+    stage: table.endsWith('samples') ? 'prepare' : table.startsWith('eval') ? 'eval' : table,
     part: opts.part ?? 0,
     parts: opts.parts ?? 1,
     rows: opts.rows,
@@ -74,6 +74,8 @@ before(async () => {
     `SELECT * FROM (VALUES ${[...bits].map((b, i) => `('q${i >> 1}', ${i < 4 ? "'arith-2step'" : "'arith-3step'"}, ${b === '1'})`).join(', ')}) t(sample_id, source, correct)`;
   await part('eval_after', evalRows('111011'), { rows: 6, seconds: 2, start: '2026-01-01T00:00:20.000Z' });
   await part('eval_before', evalRows('100001'), { rows: 6, seconds: 2, start: '2026-01-01T00:00:00.500Z' });
+  // an eval set prepared into the run is not an eval table, despite its name
+  await part('eval_samples', `SELECT 'q0' AS sample_id, 'Start with 1.' AS question`, { rows: 1, seconds: 0.1, start: '2026-01-01T00:00:00.200Z' });
   await mkdir(join(run, 'logs'));
   await writeFile(join(run, 'logs', 'sample.log'), 'not a table\n');
 });
@@ -87,13 +89,13 @@ test('collectRun reads counts, timings, weights, lengths and evals from a real r
   assert.equal(d.generatedAt, '2026-02-02T00:00:00.000Z');
   assert.equal(d.pipelineYaml, 'name: t\n');
   const t = Object.fromEntries(d.tables.map((x) => [x.table, x]));
-  assert.deepEqual(Object.keys(t).sort(), ['eval_after', 'eval_before', 'rollouts', 'samples', 'traces', 'verdicts', 'weights']);
+  assert.deepEqual(Object.keys(t).sort(), ['eval_after', 'eval_before', 'eval_samples', 'rollouts', 'samples', 'traces', 'verdicts', 'weights']);
   assert.deepEqual({ ...t.traces }, { table: 'traces', stage: 'traces', partsDone: 2, parts: 2, rows: 4, seconds: 10, wallSeconds: 7, startedAt: '2026-01-01T00:00:01.000Z' });
   assert.equal(t.rollouts?.partsDone, 0);
   assert.equal(t.rollouts?.rows, 0);
   assert.ok(d.notes.some((n) => /^rollouts: 0 of 1 parts finished/.test(n)), d.notes.join('\n'));
   // tables ordered by start time
-  assert.deepEqual(d.tables.slice(0, 3).map((x) => x.table), ['samples', 'eval_before', 'traces']);
+  assert.deepEqual(d.tables.slice(0, 4).map((x) => x.table), ['samples', 'eval_samples', 'eval_before', 'traces']);
 
   const w = d.weights;
   assert.ok(w);
@@ -108,6 +110,7 @@ test('collectRun reads counts, timings, weights, lengths and evals from a real r
   assert.deepEqual(d.verdicts, { total: 3, correct: 2 });
 
   assert.deepEqual(d.evals.map((e) => e.table), ['eval_before', 'eval_after']);
+  assert.ok(!d.notes.some((n) => n.includes('eval_samples')), 'the eval set is not read as an eval table');
   const before = d.evals[0]?.report;
   // questions q0 '10', q1 '00', q2 '01' -> 0.5, 0, 0.5
   assert.equal(before?.overall.questions, 3);
