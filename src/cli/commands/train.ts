@@ -27,6 +27,7 @@ interface TrainArgs {
   eos: boolean;
   threads: number;
   python?: string;
+  gpus: number;
   quiet: boolean;
 }
 
@@ -38,7 +39,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   builder: (y) =>
     y
       .option('data', { type: 'string', demandOption: true, describe: 'training set (Parquet with columns prompt, response, weight)' })
-      .option('base', { type: 'string', demandOption: true, describe: 'base model folder (embedded: a vrdata/HF-ONNX Qwen3 folder; torch: also any Hugging Face model folder)' })
+      .option('base', { type: 'string', demandOption: true, describe: 'base model folder (embedded: a vrdata/HF-ONNX Qwen3 folder; torch: also a local Hugging Face model folder with tokenizer.json)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder: the trained model (loadable by the engine), checkpoints/, train_result.json' })
       .option('trainer', { type: 'string', choices: ['embedded', 'torch'], default: d.trainer, describe: 'embedded = onnxruntime-node here; torch = python/train_sft.py (PyTorch, FSDP with torchrun)' })
       .option('epochs', { type: 'number', default: d.epochs, describe: 'passes over the set' })
@@ -60,17 +61,20 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       .option('eos', { type: 'boolean', default: d.eos, describe: "append the model's EOS token to each response (--no-eos to disable)" })
       .option('threads', { type: 'number', default: d.threads, describe: 'CPU threads (onnxruntime intra-op / torch); 0 = all cores' })
       .option('python', { type: 'string', describe: 'torch trainer: Python interpreter (default $VRDATA_PYTHON or python3)' })
+      .option('gpus', { type: 'number', default: 1, describe: 'torch trainer: GPUs on this machine; more than 1 launches torchrun --nproc_per_node N (FSDP)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
       .example('$0 train --data runs/x/build/weighted_1k.parquet --base models/pi0 --out models/pi1', 'embedded trainer')
-      .example('$0 train --trainer torch --data set.parquet --base Qwen/Qwen3-4B --out out', 'PyTorch trainer (transformers)'),
+      .example('$0 train --trainer torch --data set.parquet --base /models/Qwen3-4B --out out --gpus 8', 'PyTorch trainer (transformers, FSDP on 8 GPUs)'),
   handler: async (a) => {
     if (a.trainer !== 'embedded' && a.trainer !== 'torch') throw usageError('train', `--trainer must be embedded or torch, got ${a.trainer}`);
+    if (!(Number.isInteger(a.gpus) && a.gpus >= 1)) throw usageError('train', `--gpus must be a positive integer, got ${a.gpus}`);
+    const torchLauncher = a.gpus > 1 ? ['torchrun', '--standalone', `--nproc_per_node=${a.gpus}`] : undefined;
     const result = await trainSft({
       data: a.data, base: a.base, out: a.out, trainer: a.trainer, epochs: a.epochs, lr: a.lr, minLrRatio: a['min-lr-ratio'],
       warmup: a.warmup, batchTokens: a['batch-tokens'], gradAccum: a['grad-accum'], maxSteps: a['max-steps'],
       checkpointEvery: a['checkpoint-every'], seed: a.seed, maxGradNorm: a['max-grad-norm'], weightDecay: a['weight-decay'],
       adam: { beta1: a['adam-beta1'], beta2: a['adam-beta2'], eps: a['adam-eps'], weightDecay: a['weight-decay'] },
-      normaliser: a.normaliser, maxSeqLen: a['max-seq-len'], eos: a.eos, threads: a.threads, python: a.python, quiet: a.quiet,
+      normaliser: a.normaliser, maxSeqLen: a['max-seq-len'], eos: a.eos, threads: a.threads, python: a.python, torchLauncher, quiet: a.quiet,
     });
     const last = result.losses.at(-1);
     process.stderr.write(`train: ${result.steps} steps, final loss ${last === undefined ? '-' : last.toFixed(4)}, C = ${result.normaliser.toFixed(1)}, ${result.tokensPerSecond.toFixed(0)} tokens/s; model in ${result.out}\n`);
