@@ -104,9 +104,11 @@ export class ParquetWriter {
       .setMaxRowGroupSize(this.rowGroupRows)
       .setMaxRowGroupBytes(1) // every batch handed over is flushed as its own row group
       .setCreatedBy('vrdata');
-    // floats rarely repeat: dictionary pages for them only cost time
-    let b = props;
-    for (const c of this.options.schema) if (c.type.includes('float')) b = b.setColumnDictionaryEnabled(c.type.startsWith('list') ? `${c.name}.list.item` : c.name, false);
+    // dictionary pages only for scalar strings and ints (labels, ids repeat; floats and list
+    // elements rarely do and cost time). Per-column settings take a one-part path, which only
+    // matches top-level columns, hence off by default and on by name.
+    let b = props.setDictionaryEnabled(false);
+    for (const c of this.options.schema) if (c.type === 'string' || c.type.startsWith('int')) b = b.setColumnDictionaryEnabled(c.name, true);
     // not awaited: the wasm side may pull the first batch before it hands back its output stream
     this.drained = guardWasm(() => pw.transformParquetStream(input, b.build()).then((output) => this.drain(output))).catch((err: unknown) => {
       this.failure ??= err;
