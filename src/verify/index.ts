@@ -53,26 +53,34 @@ export interface VerifyOptions {
 /** Bumped whenever a rule change can flip a verdict, so cached verdicts are recomputed. */
 export const VERIFIER_VERSION = 1;
 
-const LATEX_ENV = /\$|\\\(|\\\[|\\boxed\{|\\fbox\{/;
+const LATEX_ENV = /(?<!\\)\$|\\\(|\\\[|\\boxed\{|\\fbox\{/;
 
 /** A bare reference answer becomes \boxed{...} so extraction treats it as the whole answer. */
 export function referenceAsResponse(reference: string): string {
   return LATEX_ENV.test(reference) ? reference : `\\boxed{${reference}}`;
 }
 
-/** Whether `reference` is a short, parseable math answer (used to tell checkable science answers from open ones). */
-function isCheckableMath(reference: string): boolean {
-  const r = reference.trim();
-  if (r === '' || r.length > 120) return false;
+/** A short, parseable math answer with no prose (words outside \text{} and commands). */
+export function isCheckableMath(text: string, maxLength = 120): boolean {
+  const r = text.trim();
+  if (r === '' || r.length > maxLength) return false;
+  const bare = r.replace(/\\(?:text|textbf|mathrm|mbox|operatorname|begin|end)\s*\{[^{}]*\}/g, ' ').replace(/\\[a-zA-Z]+/g, ' ');
+  if (/[a-zA-Z]{4,}/.test(bare)) return false;
   try {
-    const node = parseLatexAnswer(normalizeLatex(referenceAsResponse(r)), new Budget(200));
-    if (!node) return false;
-    const words = /\b[a-zA-Z]{4,}\b/.test(r.replace(/\\[a-zA-Z]+/g, ''));
-    return !words;
+    return parseLatexAnswer(normalizeLatex(referenceAsResponse(r)), new Budget(200)) !== null;
   } catch (e) {
     if (e instanceof BudgetExceeded) return false;
     throw e;
   }
+}
+
+/**
+ * The response as the extractor should see it: a bare answer ("3\sqrt{13}", no delimiters, no prose)
+ * is boxed, since extraction would otherwise find only a number inside it; anything else is unchanged.
+ */
+export function responseForExtraction(response: string): string {
+  if (LATEX_ENV.test(response) || response.length > 300) return response;
+  return isCheckableMath(response, 300) ? `\\boxed{${response.trim()}}` : response;
 }
 
 /** Whether a verdict can be computed for this domain and reference (false e.g. for open science answers). */
@@ -93,7 +101,7 @@ export function hasVerifier(domain: Domain, reference: string, tests?: CodeTests
 
 function mathVerdict(input: VerifyInput, timeoutMs: number, t0: number): Verdict {
   const policy = input.config?.policy ?? 'mathverify';
-  const r = checkMath(referenceAsResponse(input.reference), input.response, input.config ?? {}, timeoutMs);
+  const r = checkMath(referenceAsResponse(input.reference), responseForExtraction(input.response), input.config ?? {}, timeoutMs);
   return { ...r, ms: performance.now() - t0, verifier: `math-${policy}@${VERIFIER_VERSION}` };
 }
 

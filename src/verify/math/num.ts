@@ -44,14 +44,13 @@ export function flt(v: number): Num {
 function ratToFloat(n: bigint, d: bigint): number {
   const nb = bitlen(n);
   const db = bitlen(d);
-  // Scale both into double range before dividing so huge-but-similar magnitudes survive.
-  const shift = Math.max(0, Math.max(nb, db) - 1000);
-  if (shift === 0) return Number(n) / Number(d);
-  const sh = BigInt(shift);
-  const nn = Number(n >> sh);
-  const dd = Number(d >> sh);
-  if (dd === 0) return n === 0n ? 0 : n > 0n ? Infinity : -Infinity;
-  return nn / dd;
+  if (nb <= 1000 && db <= 1000) return Number(n) / Number(d);
+  // Scale numerator and denominator separately into double range, then restore the exponent.
+  const sn = Math.max(0, nb - 1000);
+  const sd = Math.max(0, db - 1000);
+  const nn = Number(n >> BigInt(sn));
+  const dd = Number(d >> BigInt(sd));
+  return (nn / dd) * 2 ** (sn - sd);
 }
 
 /** The value as a double. */
