@@ -26,7 +26,9 @@ function onUncaught(err: unknown): void {
     for (const reject of rejects) reject(err);
     return;
   }
-  release();
+  // not a panic: step aside (even with calls in flight, or the re-throw would come back to us)
+  process.setUncaughtExceptionCaptureCallback(null);
+  capturing = false;
   process.nextTick(() => { throw err; });
 }
 
