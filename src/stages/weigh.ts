@@ -10,7 +10,8 @@ import type { Row } from '../io/schema.js';
 import { WEIGHTS } from './tables.js';
 import { GroupCursor } from './join.js';
 import { weighQuestion, accuracy, type Estimator, type TraceFigures } from './weights-math.js';
-import { loadVerifier } from './verify.js';
+import { rowHasVerifier } from './verify.js';
+import { VERIFIER_VERSION } from '../verify/index.js';
 
 export interface WeighParams {
   estimator: string;
@@ -42,7 +43,6 @@ function rowsOf(sampleId: unknown, figures: TraceFigures[], options: Parameters<
 
 async function weighAll(ctx: StageContext<WeighParams>, withVerdicts: boolean): Promise<void> {
   const p = ctx.params;
-  const hasVerifier = withVerdicts ? (await loadVerifier()).hasVerifier : () => false;
   const scores = new GroupCursor(ctx.read('scores', { columns: ['sample_id', 'k', 'lp', 'lq', 'la'] }), 'scores');
   const verdicts = withVerdicts ? new GroupCursor(ctx.read('verdicts'), 'verdicts') : undefined;
   let out: Row[] = [];
@@ -59,7 +59,7 @@ async function weighAll(ctx: StageContext<WeighParams>, withVerdicts: boolean): 
         byTrace.get(k)!.push(Boolean(v.correct));
       }
       if (group.length === 0) continue;
-      const verifiable = withVerdicts && hasVerifier(String(s.domain), String(s.reference_answer), (s.tests as string | null) ?? null);
+      const verifiable = withVerdicts && rowHasVerifier(s);
       const figures: TraceFigures[] = group.map((r) => ({
         k: Number(r.k),
         lp: r.lp as Float32Array,
@@ -89,12 +89,14 @@ export const weighStage = defineStage<WeighParams>({
   version: 1,
   describe: 'Importance weights g_k, acc_k, log rho_k, rho~_k per trace (Acc, GML or L)',
   inputs: {
-    samples: ['sample_id', 'domain', 'reference_answer', 'tests'],
+    samples: ['sample_id', 'domain', 'question', 'reference_answer', 'tests'],
     scores: ['sample_id', 'k', 'lp', 'lq', 'la'],
     verdicts: ['sample_id', 'k', 'n', 'correct'],
   },
   outputs: { weights: WEIGHTS },
   params: params(['Acc', 'GML', 'L'], 'Acc'),
+  // hasVerifier decides the Acc->GML fallback.
+  fingerprintExtra: () => `verifier@${VERIFIER_VERSION}`,
   run: (ctx) => weighAll(ctx, true),
 });
 
