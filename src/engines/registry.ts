@@ -82,7 +82,7 @@ export async function bindEngine(config: EngineConfigInput | Record<string, unkn
 }
 
 /** Content identity of a model folder: hashes of its graph, weights and tokenizer (size + mtime past 256 MB). */
-async function modelFingerprint(dir: string): Promise<string> {
+export async function modelFingerprint(dir: string): Promise<string> {
   const parts: string[] = [];
   for (const name of ['config.json', 'tokenizer.json', 'onnx/model.onnx', 'onnx/model.onnx_data']) {
     const path = join(dir, name);

@@ -202,7 +202,7 @@ function resolvePaths(
   baseDir: string,
 ): Record<string, unknown> {
   const out = { ...params };
-  const fix = (v: string) => (v === '' || isAbsolute(v) || /^[a-z]+:\/\//.test(v) ? v : resolve(baseDir, v));
+  const fix = (v: string) => (v === '' || isAbsolute(v) || /^[a-z]+:/.test(v) ? v : resolve(baseDir, v));
   for (const [key, spec] of Object.entries(definition.params)) {
     if (!spec.path) continue;
     const value = out[key];
@@ -216,7 +216,7 @@ function resolveEnginePaths(config: EngineConfig, baseDir: string): EngineConfig
   const out: EngineConfig = { ...config };
   for (const key of ['model', 'tokenizer', 'endpoints_file']) {
     const value = out[key];
-    if (typeof value === 'string' && (config.kind === 'onnx' || key !== 'model') && !isAbsolute(value)) out[key] = resolve(baseDir, value);
+    if (typeof value === 'string' && (config.kind === 'onnx' || key !== 'model') && !isAbsolute(value) && !value.startsWith('run:')) out[key] = resolve(baseDir, value);
   }
   return out;
 }

@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import YAML from 'yaml';
 import { loadPipeline, checkDataFlow, type PipelineConfig } from './config.js';
-import { runStage, type EngineBinding, type RunStageResult } from './runner.js';
+import { runStage, resolveRunPath, type EngineBinding, type RunStageResult } from './runner.js';
 import { pipelinePath } from './layout.js';
 import { listManifests } from './manifest.js';
 import { stages as registry } from '../stages/index.js';
@@ -67,7 +67,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
   const bindingFor = async (engineName: string): Promise<EngineBinding> => {
     let entry = shared.get(engineName);
     if (!entry) {
-      const base = await bindEngine(config.engines[engineName]!);
+      const engineConfig = { ...config.engines[engineName]! };
+      if (typeof engineConfig.model === 'string') engineConfig.model = resolveRunPath(engineConfig.model, runDir);
+      const base = await bindEngine(engineConfig);
       entry = { binding: base };
       shared.set(engineName, entry);
     }

@@ -57,7 +57,8 @@ export interface RunStageResult {
 
 /** Runs (or resumes) a stage. Throws VrdataError naming the missing input part when upstream is unfinished. */
 export async function runStage(options: RunStageOptions): Promise<RunStageResult> {
-  const { runDir, stage, params } = options;
+  const { runDir, stage } = options;
+  const params = resolveRunPaths(options.params, stage, runDir);
   const id = options.id ?? stage.name;
   const started = Date.now();
   const tableName = (logical: string) => options.tables?.[logical] ?? logical;
@@ -116,10 +117,10 @@ export async function runStage(options: RunStageOptions): Promise<RunStageResult
   try {
     if (pending.length > 0 && Object.keys(stage.inputs).length === 0) {
       // A source stage produces rows for every part in one pass; route them by sample_id.
-      await runParts({ ...options, id, parts, tableName, fingerprintOf, inputs, pendingParts: pending, rows, progress, baseEngine, log });
+      await runParts({ ...options, params, id, parts, tableName, fingerprintOf, inputs, pendingParts: pending, rows, progress, baseEngine, log });
     } else {
       for (const part of pending) {
-        await runParts({ ...options, id, parts, tableName, fingerprintOf, inputs, pendingParts: [part], rows, progress, baseEngine, log });
+        await runParts({ ...options, params, id, parts, tableName, fingerprintOf, inputs, pendingParts: [part], rows, progress, baseEngine, log });
       }
     }
   } finally {
@@ -129,6 +130,26 @@ export async function runStage(options: RunStageOptions): Promise<RunStageResult
   const seconds = (Date.now() - started) / 1000;
   await log(`done parts_run=${pending.join(',') || '-'} parts_skipped=${skipped.join(',') || '-'} rows=${JSON.stringify(rows)} seconds=${seconds.toFixed(2)}`);
   return { stage: id, partsRun: pending, partsSkipped: skipped, rows, seconds };
+}
+
+/** `run:x` in a path parameter names x inside the run folder. */
+export function resolveRunPath(value: string, runDir: string): string {
+  return value.startsWith('run:') ? join(runDir, value.slice(4)) : value;
+}
+
+function resolveRunPaths(
+  params: Record<string, unknown>,
+  stage: StageDefinition<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
+  runDir: string,
+): Record<string, unknown> {
+  const out = { ...params };
+  for (const [key, spec] of Object.entries(stage.params)) {
+    if (!spec.path) continue;
+    const value = out[key];
+    if (typeof value === 'string') out[key] = resolveRunPath(value, runDir);
+    else if (Array.isArray(value)) out[key] = value.map((v) => (typeof v === 'string' ? resolveRunPath(v, runDir) : v));
+  }
+  return out;
 }
 
 interface InputPlan {
@@ -221,6 +242,7 @@ async function runParts(run: PartRun): Promise<void> {
 
   const context: StageContext<Record<string, unknown>> = {
     params: run.params,
+    stageId: run.id,
     part: single ?? -1,
     parts,
     runDir,

@@ -20,7 +20,10 @@ export interface ParamSpec {
   choices?: readonly string[];
   /** Also accepted as the command's positional arguments (e.g. prepare's input files). */
   positional?: boolean;
-  /** A file or folder path: relative values in a pipeline file resolve against that file's folder. */
+  /**
+   * A file or folder path: relative values in a pipeline file resolve against that file's folder,
+   * and `run:x` means the folder x inside the run folder (e.g. run:models/train_pi).
+   */
   path?: boolean;
 }
 
@@ -35,6 +38,8 @@ export interface StageProgress {
 
 export interface StageContext<P> {
   readonly params: P;
+  /** The stage instance's id in the pipeline (names its logs, journals and model folders). */
+  readonly stageId: string;
   readonly part: number;
   readonly parts: number;
   readonly runDir: string;

@@ -7,6 +7,8 @@ import { rolloutStage, priorSampleStage } from './rollout.js';
 import { verifyStage } from './verify.js';
 import { weighStage, weighLikStage } from './weigh.js';
 import { buildStage, buildLikStage, buildPosteriorStage } from './build.js';
+import { evalStage } from './eval.js';
+import { trainStage } from './train.js';
 
 export const stages: StageRegistry = {
   prepare: prepareStage,
@@ -20,4 +22,6 @@ export const stages: StageRegistry = {
   build: buildStage,
   build_lik: buildLikStage,
   build_posterior: buildPosteriorStage,
+  train: trainStage,
+  eval: evalStage,
 };

@@ -107,6 +107,13 @@ export const EVAL: Schema = [
   { name: 'reason', type: 'string' },
 ];
 
+/** One row per optimiser step of a train stage; the model itself is written to <run>/models/<stage id>/. */
+export const TRAIN_LOG: Schema = [
+  { name: 'step', type: 'int32' },
+  { name: 'loss', type: 'float64', doc: 'weighted loss of the step, divided by the run\'s constant normaliser' },
+  { name: 'model', type: 'string', doc: 'folder of the trained model, relative to the run folder' },
+];
+
 /** Every table by name, as stages refer to them. */
 export const TABLES = {
   samples: SAMPLES,
@@ -120,6 +127,7 @@ export const TABLES = {
   weighted: TRAINING_SET,
   posterior_set: TRAINING_SET,
   eval: EVAL,
+  train_log: TRAIN_LOG,
 } as const satisfies Record<string, Schema>;
 
 export type TableName = keyof typeof TABLES;

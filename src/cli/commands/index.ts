@@ -13,4 +13,4 @@ import { inspectCommand } from './inspect.js';
 import { checkAnswerCommands } from './check-answer.js';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands, synthCommand, reportCommand, modelCommand, generateCommand, scoreCommand, trainCommand, serveCommand, inspectCommand, ...checkAnswerCommands];
+export const commands: CommandModule<any, any>[] = [runCommand, ...stageCommands({ own: ['train'], shared: { score: { tool: scoreCommand, when: (argv) => argv.prompt !== undefined, required: ['model', 'prompt', 'continuation'] } } }), synthCommand, reportCommand, modelCommand, generateCommand, trainCommand, serveCommand, inspectCommand, ...checkAnswerCommands];

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { stages } from '../../stages/index.js';
 import type { StageDefinition } from '../../pipeline/stage.js';
 import { resolveParams } from '../../pipeline/params.js';
-import { runStage, type EngineBinding } from '../../pipeline/runner.js';
+import { runStage, resolveRunPath, type EngineBinding } from '../../pipeline/runner.js';
 import { listManifests } from '../../pipeline/manifest.js';
 import { usageError } from '../../util/errors.js';
 import { bindEngine, journalWrapper, type EngineConfigInput } from '../../engines/registry.js';
@@ -24,15 +24,27 @@ export function parseShard(value: string | undefined): { index: number; count: n
 
 const kebab = (name: string) => name.replace(/_/g, '-');
 
+/**
+ * A command that shares its name with a stage (`vrdata score --prompt … --continuation …` scores one
+ * pair with a local model). The stage command takes the tool's options too and hands over to it when
+ * `when(argv)` holds.
+ */
+export interface SharedCommand {
+  tool: CommandModule<any, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  when(argv: Record<string, unknown>): boolean;
+  /** Options the tool demands, demanded only once it takes over. */
+  required: string[];
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-function stageCommand(definition: StageDefinition<any>): CommandModule {
+function stageCommand(definition: StageDefinition<any>, shared?: SharedCommand): CommandModule {
   const positional = Object.entries(definition.params).find(([, spec]) => spec.positional)?.[0];
   return {
     command: positional ? `${definition.name} [${kebab(positional)}..]` : definition.name,
     describe: definition.describe,
     builder: (yargs: Argv) => {
       let y = yargs
-        .option('out', { alias: 'run', type: 'string', demandOption: true, describe: 'run folder to read inputs from and write outputs to' })
+        .option('out', { alias: 'run', type: 'string', demandOption: !shared, describe: 'run folder to read inputs from and write outputs to' })
         .option('parts', { type: 'number', describe: 'hash partitions of sample_id (default: those of the input tables, else 1)' })
         .option('shard', { type: 'string', describe: 'run only parts p with p % n == i, written i/n (several machines split a stage)' })
         .option('quiet', { type: 'boolean', default: false, describe: 'no progress output' })
@@ -56,11 +68,21 @@ function stageCommand(definition: StageDefinition<any>): CommandModule {
           .option(`${role}-model`, { type: 'string', describe: `${role} (${what}): an ONNX model folder, or the model name on the server with --${role}-endpoint` })
           .option(`${role}-endpoint`, { type: 'array', string: true, describe: `${role}: OpenAI-compatible server URL(s) (vLLM, SGLang, vrdata serve)` });
       }
+      if (shared && typeof shared.tool.builder === 'function') {
+        // The tool's required options are checked in the handler once it takes over.
+        y = (shared.tool.builder as (a: Argv) => Argv)(y as unknown as Argv) as unknown as typeof y;
+      }
       return y
         .option('threads', { type: 'number', default: 1, describe: 'onnxruntime intra-op threads for embedded engines' })
         .example(`$0 ${definition.name}${positional ? ' <files..>' : ''} --out runs/my-run`, definition.describe);
     },
     handler: async (argv) => {
+      if (shared?.when(argv)) {
+        const missing = shared.required.filter((key) => argv[key] === undefined);
+        if (missing.length) throw usageError('cli', `${definition.name}: also give ${missing.map((k) => `--${k}`).join(', ')}.`);
+        return shared.tool.handler(argv);
+      }
+      if (argv.out === undefined) throw usageError('cli', `${definition.name}: give the run folder with --out.`);
       const runDir = resolve(String(argv.out));
       const given: Record<string, unknown> = {};
       for (const name of Object.keys(definition.params)) {
@@ -87,7 +109,7 @@ function stageCommand(definition: StageDefinition<any>): CommandModule {
         if (!model && !endpoints) throw usageError('cli', `${definition.name} needs --${role}-model (an ONNX model folder) or --${role}-endpoint (a server URL).`);
         const config: EngineConfigInput = endpoints
           ? { kind: 'openai', endpoints, model: model ?? '' }
-          : { kind: 'onnx', model: resolve(model!), threads: argv.threads as number };
+          : { kind: 'onnx', model: resolve(resolveRunPath(model!, runDir)), threads: argv.threads as number };
         engines[role] = await bindEngine(config);
       }
       const result = await runStage({
@@ -110,5 +132,9 @@ function stageCommand(definition: StageDefinition<any>): CommandModule {
   };
 }
 
-/** The per-stage commands, in registry order. */
-export const stageCommands: CommandModule[] = Object.values(stages).map(stageCommand);
+/** The per-stage commands, in registry order; `own` are stages whose command is written by hand (train). */
+export function stageCommands(options: { shared?: Record<string, SharedCommand>; own?: string[] } = {}): CommandModule[] {
+  return Object.values(stages)
+    .filter((definition) => !options.own?.includes(definition.name))
+    .map((definition) => stageCommand(definition, options.shared?.[definition.name]));
+}
