@@ -72,12 +72,12 @@ export function parseSourceRow(raw: unknown, context: ParseContext): Parsed {
     if (q === undefined) {
       return { ok: false, reason: `no question column (tried ${(context.mapping.question ? [context.mapping.question] : DEFAULTS.question).join(', ')}); name it with --question-column` };
     }
-    if (typeof q !== 'string') return { ok: false, reason: `question column is ${typeof q}, expected a string` };
+    if (typeof q !== 'string') return { ok: false, reason: `question column is ${kindOf(q)}, expected a string` };
     question = q;
     const r = pick(record, context.mapping.response, DEFAULTS.response);
     if (r !== undefined && r !== null) {
       const text = Array.isArray(r) ? r[0] : r;
-      if (typeof text !== 'string') return { ok: false, reason: `response column is ${typeof text}, expected a string` };
+      if (typeof text !== 'string') return { ok: false, reason: `response column is ${kindOf(text)}, expected a string` };
       response = text;
     }
   }
@@ -90,8 +90,8 @@ export function parseSourceRow(raw: unknown, context: ParseContext): Parsed {
     if (!split.ok) return split;
     thought = split.thought;
     solution = split.solution;
-  } else if (typeof record.solution === 'string' && !record.solution.trimStart().startsWith('[')) {
-    solution = record.solution; // question/answer files (MATH, AIME) carry a worked solution
+  } else {
+    solution = workedSolution(record.solution); // question/answer files (MATH, AIME) carry a worked solution
   }
 
   const tests = normaliseTests(pick(record, context.mapping.tests, DEFAULTS.tests));
@@ -101,7 +101,7 @@ export function parseSourceRow(raw: unknown, context: ParseContext): Parsed {
   let answer: string | undefined;
   if (givenAnswer !== undefined && givenAnswer !== null) {
     answer = answerText(givenAnswer);
-    if (answer === undefined) return { ok: false, reason: `answer column is ${typeof givenAnswer}, expected a string or number` };
+    if (answer === undefined) return { ok: false, reason: `answer column is ${kindOf(givenAnswer)}, expected a string or number` };
   }
   if (answer === undefined && solution !== null) answer = extractFinalAnswer(solution) ?? undefined;
   const domain = context.domain ?? detectDomain(record, { question, system, tests: testsJson, answer });
@@ -109,6 +109,11 @@ export function parseSourceRow(raw: unknown, context: ParseContext): Parsed {
   if (answer === undefined && domain === 'code' && testsJson) answer = '';
   if (answer === undefined) {
     return { ok: false, reason: solution === null ? 'no answer column and no response to extract one from' : 'no \\boxed{} answer or final-answer line in the solution' };
+  }
+  if (domain === 'multiple_choice') {
+    // MMLU-Pro keeps its choices in "options": without them the question cannot be answered by letter.
+    const options = optionList(record.options);
+    if (options) question = `${question.trimEnd()}\n\nOptions:\n${options.map((o, i) => `${String.fromCharCode(65 + i)}. ${o}`).join('\n')}`;
   }
   const hint = domain === 'code' ? (solution?.trim() || answer) : answer;
   return {
@@ -246,6 +251,48 @@ export function pythonLiteralToJson(text: string): string {
     } else out += c;
   }
   return out;
+}
+
+/**
+ * A worked solution: a string, or the first of a list (OlympiadBench), also when the list is
+ * JSON-encoded. A string that merely starts with "[" (MATH's "[asy]" diagrams) is kept whole.
+ */
+function workedSolution(value: unknown): string | null {
+  let list = value;
+  if (typeof value === 'string') {
+    if (!value.trimStart().startsWith('[')) return value;
+    try {
+      list = JSON.parse(value);
+    } catch {
+      return value;
+    }
+    if (!Array.isArray(list)) return value;
+  }
+  if (Array.isArray(list) && typeof list[0] === 'string') return list[0];
+  return null;
+}
+
+/** "null", "an array", "a number", … for reasons that name what a column held. */
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'a list';
+  if (ArrayBuffer.isView(value)) return 'a list of numbers';
+  const type = typeof value;
+  return type === 'object' ? 'an object (struct)' : `a ${type}`;
+}
+
+/** MMLU-Pro options: a list of strings, or that list as a Python literal string; undefined otherwise. */
+function optionList(value: unknown): string[] | undefined {
+  let list = value;
+  if (typeof value === 'string') {
+    try {
+      list = JSON.parse(pythonLiteralToJson(value));
+    } catch {
+      return undefined;
+    }
+  }
+  if (!Array.isArray(list) || list.length === 0 || list.length > 26 || !list.every((o) => typeof o === 'string')) return undefined;
+  return list as string[];
 }
 
 function answerText(value: unknown): string | undefined {

@@ -12,7 +12,7 @@ import { defineStage } from '../pipeline/stage.js';
 import { SAMPLES, QUARANTINE } from './tables.js';
 import { parseSourceRow, sampleIdOf, type ColumnMapping } from './prepare-parse.js';
 import { readRows } from '../io/parquet.js';
-import { VrdataError } from '../util/errors.js';
+import { VrdataError, describeError } from '../util/errors.js';
 import { sha256File } from '../util/hash.js';
 import type { Row } from '../io/schema.js';
 
@@ -62,6 +62,7 @@ export const prepareStage = defineStage<PrepareParams>({
     };
     const files = await listInputFiles(params.input);
     const seen = new Map<string, string>();
+    let total = 0;
     for (const file of files) {
       const source = basename(file);
       let samples: Row[] = [];
@@ -90,32 +91,44 @@ export const prepareStage = defineStage<PrepareParams>({
         if ('error' in item) {
           reject(item.index, item.error, undefined, item.rawText ?? '');
         } else {
-          const size = safeJson(item.raw).length;
-          if (size > params.max_row_chars) {
-            reject(item.index, `row has ${size} characters, more than max_row_chars (${params.max_row_chars}); raise --max-row-chars to keep it`, item.raw);
-          } else {
-            const parsed = parseSourceRow(item.raw, {
-              source,
-              rowIndex: item.index,
-              mapping,
-              domain: params.domain === 'auto' ? undefined : params.domain,
-            });
-            if (!parsed.ok) reject(item.index, parsed.reason, item.raw);
-            else {
-              const id = String(parsed.row.sample_id);
-              const first = seen.get(id);
-              if (first) reject(item.index, `duplicate of ${first} (same content)`, item.raw);
+          try {
+            const size = safeJson(item.raw).length;
+            if (size > params.max_row_chars) {
+              reject(item.index, `row has ${size} characters, more than max_row_chars (${params.max_row_chars}); raise --max-row-chars to keep it`, item.raw);
+            } else {
+              const parsed = parseSourceRow(item.raw, {
+                source,
+                rowIndex: item.index,
+                mapping,
+                domain: params.domain === 'auto' ? undefined : params.domain,
+              });
+              if (!parsed.ok) reject(item.index, parsed.reason, item.raw);
               else {
-                seen.set(id, `${source} row ${item.index}`);
-                samples.push(parsed.row);
+                const id = String(parsed.row.sample_id);
+                const first = seen.get(id);
+                if (first) reject(item.index, `duplicate of ${first} (same content)`, item.raw);
+                else {
+                  seen.set(id, `${source} row ${item.index}`);
+                  samples.push(parsed.row);
+                }
               }
             }
+          } catch (err) {
+            // Hashing and serialising recurse: junk nested thousands of levels deep overflows the stack.
+            // One such row must not stop the file; it is quarantined like any other unusable row.
+            const why = err instanceof RangeError ? 'row is nested too deeply to process' : 'row cannot be processed';
+            reject(item.index, `${why} (${describeError(err)}); fix or remove it`, item.raw);
           }
         }
         if (samples.length + quarantine.length >= 256) await flush();
       }
       await flush();
       ctx.log(`${file}: ${count} rows read`);
+      total += count;
+    }
+    if (total === 0) {
+      // An empty samples table would only fail later, far from its cause.
+      throw new VrdataError('prepare', `${files.join(', ')} ${files.length > 1 ? 'hold' : 'holds'} no rows. Give source files with at least one row.`);
     }
   },
 });
@@ -241,7 +254,8 @@ function findRowArray(doc: unknown): unknown[] | undefined {
 function safeJson(value: unknown): string {
   try {
     return JSON.stringify(value, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : typeof v === 'bigint' ? String(v) : v)) ?? String(value);
-  } catch {
-    return String(value);
+  } catch (err) {
+    // String() of a deeply nested array recurses too: never fall back to it for objects.
+    return typeof value === 'object' && value !== null ? `(not serialisable: ${describeError(err)})` : String(value);
   }
 }
