@@ -67,9 +67,15 @@ function torch(steps: number): { tps: number } | { skipped: string } {
 
 export async function run(): Promise<void> {
   const steps = Number(process.env.BENCH_TRAIN_STEPS ?? 6);
-  const e = await embedded(steps);
-  const t = torch(steps);
-  console.log(`train: Qwen3-style ${(e.params / 1e6).toFixed(2)}M weights, ${ROWS}x${SEQ} = ${ROWS * SEQ} tokens per step, ${steps} timed steps, 2 threads`);
+  // Alternate the two, twice, and keep each one's best: on a shared machine the load changes
+  // between runs, and interleaving exposes both to it alike.
+  let e = await embedded(steps);
+  let t = torch(steps);
+  const e2 = await embedded(steps);
+  const t2 = torch(steps);
+  if (e2.tps > e.tps) e = e2;
+  if ('tps' in t2 && (!('tps' in t) || t2.tps > t.tps)) t = t2;
+  console.log(`train: Qwen3-style ${(e.params / 1e6).toFixed(2)}M weights, ${ROWS}x${SEQ} = ${ROWS * SEQ} tokens per step, ${steps} timed steps, 2 threads, best of 2 alternating runs`);
   console.log(`  embedded (onnxruntime-node graph + JS AdamW): ${e.tps.toFixed(0)} tokens/s (AdamW+clipping in JS: ${(100 * e.adamShare).toFixed(1)}% of the step)`);
   if ('skipped' in t) {
     console.log(`  torch baseline skipped: ${t.skipped}`);
