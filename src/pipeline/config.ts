@@ -6,6 +6,10 @@
  *   engines:                    # named engines; stages bind roles to them
  *     q_phi: { kind: onnx, model: data/models/q_phi, threads: 1 }
  *     pi0:   { kind: openai, endpoints: [http://127.0.0.1:8000], model: Qwen3-4B, dialect: auto }
+ *   rounds: 1                   # variational EM rounds; round r > 1 runs in <run>/round-<r>/
+ *   next_round:                 # engine -> its model for the next round, from the previous round's folder
+ *     pi0: run:models/train_pi  #   (pi_theta of round r becomes pi_theta0 of round r + 1)
+ *     q_phi: run:models/train_q
  *   stages:
  *     - stage: sample           # a stage from src/stages/index.ts
  *       id: sample              # unique instance id (default: the stage name)
@@ -41,6 +45,9 @@ export interface StageConfig {
 export interface PipelineConfig {
   name: string;
   parts: number;
+  rounds: number;
+  /** Engine name -> model path (run:…) in the previous round's folder, used from round 2 on. */
+  nextRound: Record<string, string>;
   engines: Record<string, EngineConfig>;
   stages: StageConfig[];
   /** Folder of the YAML file: relative paths in engines and params resolve against it. */
@@ -50,7 +57,7 @@ export interface PipelineConfig {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type StageRegistry = Record<string, StageDefinition<any>>;
 
-const TOP_KEYS = ['name', 'parts', 'engines', 'stages', 'description'];
+const TOP_KEYS = ['name', 'parts', 'engines', 'stages', 'description', 'rounds', 'next_round'];
 const STAGE_KEYS = ['stage', 'id', 'params', 'engines', 'tables'];
 
 /** Reads and validates a pipeline file. `overrides` are `stageId.param=value` strings from the CLI. */
@@ -85,6 +92,8 @@ export function parsePipeline(
   rejectUnknown(doc, TOP_KEYS, 'top level', fail);
   const parts = doc.parts ?? 1;
   if (typeof parts !== 'number' || !Number.isInteger(parts) || parts < 1) throw fail(`parts must be a positive integer, got ${JSON.stringify(parts)}.`);
+  const rounds = doc.rounds ?? 1;
+  if (typeof rounds !== 'number' || !Number.isInteger(rounds) || rounds < 1) throw fail(`rounds must be a positive integer, got ${JSON.stringify(rounds)}.`);
   const engines: Record<string, EngineConfig> = {};
   if (doc.engines !== undefined) {
     if (!isObject(doc.engines)) throw fail('engines must be a mapping of engine name -> { kind, ... }.');
@@ -144,8 +153,18 @@ export function parsePipeline(
   const resolvedEngines = Object.fromEntries(
     Object.entries(engines).map(([name, config]) => [name, resolveEnginePaths(config, options.baseDir)]),
   );
+  const nextRound: Record<string, string> = {};
+  if (doc.next_round !== undefined) {
+    if (!isObject(doc.next_round)) throw fail('next_round must map engine names to model paths such as run:models/train_pi.');
+    for (const [engineName, model] of Object.entries(doc.next_round)) {
+      if (!(engineName in engines)) throw fail(`next_round names engine "${engineName}", which is not defined under engines.`);
+      if (typeof model !== 'string' || !model.startsWith('run:')) throw fail(`next_round.${engineName} must be a run: path (a model trained in the round), got ${JSON.stringify(model)}.`);
+      nextRound[engineName] = model;
+    }
+  }
+  if (rounds > 1 && Object.keys(nextRound).length === 0) throw fail('rounds > 1 needs next_round: which engines take which trained models into the next round.');
   const name = typeof doc.name === 'string' ? doc.name : 'run';
-  return { name, parts, engines: resolvedEngines, stages, baseDir: options.baseDir };
+  return { name, parts, rounds, nextRound, engines: resolvedEngines, stages, baseDir: options.baseDir };
 }
 
 /**

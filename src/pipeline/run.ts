@@ -35,7 +35,13 @@ export interface RunPipelineResult {
   runDir: string;
   config: PipelineConfig;
   resolvedYaml: string;
+  /** Every stage run, in order (round after round). */
   stages: RunStageResult[];
+}
+
+/** The folder of round r (1-based): the run folder itself for round 1. */
+export function roundDir(runDir: string, round: number): string {
+  return round === 1 ? runDir : join(runDir, `round-${round}`);
 }
 
 export async function runPipeline(options: RunPipelineOptions): Promise<RunPipelineResult> {
@@ -54,6 +60,8 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
     pipeline_file: options.pipelineFile,
     name: config.name,
     parts: config.parts,
+    rounds: config.rounds,
+    next_round: config.nextRound,
     engines: config.engines,
     stages: config.stages,
   };
@@ -63,53 +71,18 @@ export async function runPipeline(options: RunPipelineOptions): Promise<RunPipel
   await refuseChangedParts(runDir, config);
   await writeFileAtomic(pipelinePath(runDir), resolvedYaml);
 
-  const shared = new Map<string, { binding: EngineBinding; engine?: Promise<Engine> }>();
-  const bindingFor = async (engineName: string): Promise<EngineBinding> => {
-    let entry = shared.get(engineName);
-    if (!entry) {
-      const engineConfig = { ...config.engines[engineName]! };
-      if (typeof engineConfig.model === 'string') engineConfig.model = resolveRunPath(engineConfig.model, runDir);
-      const base = await bindEngine(engineConfig);
-      entry = { binding: base };
-      shared.set(engineName, entry);
-    }
-    const holder = entry;
-    return {
-      id: holder.binding.id,
-      open: async () => {
-        holder.engine ??= holder.binding.open();
-        const engine = await holder.engine;
-        // Stages close what they open; a shared engine is closed once, when the pipeline ends.
-        return { ...bindMethods(engine), close: async () => undefined };
-      },
-    };
-  };
-
   const results: RunStageResult[] = [];
-  try {
-    for (const stage of config.stages.slice(fromIndex, untilIndex + 1)) {
-      const engines: Record<string, EngineBinding> = {};
-      for (const [role, engineName] of Object.entries(stage.engines)) engines[role] = await bindingFor(engineName);
-      if (!options.quiet) process.stderr.write(`== ${stage.id}\n`);
-      results.push(
-        await runStage({
-          runDir,
-          stage: registry[stage.stage]!,
-          id: stage.id,
-          params: stage.params,
-          parts: config.parts,
-          shard: options.shard,
-          tables: stage.tables,
-          engines,
-          journal: journalWrapper,
-          quiet: options.quiet,
-        }),
-      );
+  for (let round = 1; round <= config.rounds; round++) {
+    const dir = roundDir(runDir, round);
+    const engineConfigs = { ...config.engines };
+    if (round > 1) {
+      // pi_theta of the last round becomes pi_theta0 (and the retrained q_phi the posterior) of this one.
+      for (const [name, model] of Object.entries(config.nextRound)) {
+        engineConfigs[name] = { ...engineConfigs[name]!, model: resolveRunPath(model, roundDir(runDir, round - 1)) };
+      }
     }
-  } finally {
-    for (const entry of shared.values()) {
-      if (entry.engine) await (await entry.engine).close().catch(() => undefined);
-    }
+    if (!options.quiet && config.rounds > 1) process.stderr.write(`=== round ${round} of ${config.rounds}: ${dir}\n`);
+    results.push(...(await runRound({ ...options, config, runDir: dir, engineConfigs, fromIndex, untilIndex })));
   }
   return { runDir, config, resolvedYaml, stages: results };
 }
@@ -142,4 +115,64 @@ async function refuseChangedParts(runDir: string, config: PipelineConfig): Promi
       }
     }
   }
+}
+
+interface RoundOptions extends RunPipelineOptions {
+  config: PipelineConfig;
+  runDir: string;
+  engineConfigs: PipelineConfig['engines'];
+  fromIndex: number;
+  untilIndex: number;
+}
+
+/** One pass over the pipeline's stages in one folder; engines are shared between stages and loaded once. */
+async function runRound(options: RoundOptions): Promise<RunStageResult[]> {
+  const { config, runDir } = options;
+  const shared = new Map<string, { binding: EngineBinding; engine?: Promise<Engine> }>();
+  const bindingFor = async (engineName: string): Promise<EngineBinding> => {
+    let entry = shared.get(engineName);
+    if (!entry) {
+      const engineConfig = { ...options.engineConfigs[engineName]! };
+      if (typeof engineConfig.model === 'string') engineConfig.model = resolveRunPath(engineConfig.model, runDir);
+      entry = { binding: await bindEngine(engineConfig) };
+      shared.set(engineName, entry);
+    }
+    const holder = entry;
+    return {
+      id: holder.binding.id,
+      open: async () => {
+        holder.engine ??= holder.binding.open();
+        const engine = await holder.engine;
+        // Stages close what they open; a shared engine is closed once, when the round ends.
+        return { ...bindMethods(engine), close: async () => undefined };
+      },
+    };
+  };
+  const results: RunStageResult[] = [];
+  try {
+    for (const stage of config.stages.slice(options.fromIndex, options.untilIndex + 1)) {
+      const engines: Record<string, EngineBinding> = {};
+      for (const [role, engineName] of Object.entries(stage.engines)) engines[role] = await bindingFor(engineName);
+      if (!options.quiet) process.stderr.write(`== ${stage.id}\n`);
+      results.push(
+        await runStage({
+          runDir,
+          stage: registry[stage.stage]!,
+          id: stage.id,
+          params: stage.params,
+          parts: config.parts,
+          shard: options.shard,
+          tables: stage.tables,
+          engines,
+          journal: journalWrapper,
+          quiet: options.quiet,
+        }),
+      );
+    }
+  } finally {
+    for (const entry of shared.values()) {
+      if (entry.engine) await (await entry.engine).close().catch(() => undefined);
+    }
+  }
+  return results;
 }
