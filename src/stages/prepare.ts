@@ -158,7 +158,7 @@ export async function listInputFiles(inputs: string[]): Promise<string[]> {
   if (unknown.length > 0) {
     throw new VrdataError('prepare', `cannot read ${unknown.slice(0, 5).join(', ')}${unknown.length > 5 ? ` and ${unknown.length - 5} more` : ''}: only .parquet, .json and .jsonl are understood. Move other files out of the folder or name the files to read.`, { exitCode: 2 });
   }
-  if (files.length === 0) throw new VrdataError('prepare', `no .parquet, .json or .jsonl file in ${inputs.join(', ')}.`, { exitCode: 2 });
+  if (files.length === 0) throw new VrdataError('prepare', `no .parquet, .json or .jsonl file in ${inputs.join(', ')}. Name a folder that holds source files, or the files themselves.`, { exitCode: 2 });
   return files;
 }
 
@@ -197,7 +197,10 @@ export async function* readSourceRows(file: string): AsyncGenerator<SourceItem> 
       throw new VrdataError('prepare', `${file} is not valid JSON (${(err as Error).message}). Fix the file or export it again.`);
     }
     const rows = Array.isArray(doc) ? doc : findRowArray(doc);
-    if (!rows) throw new VrdataError('prepare', `${file} must hold a JSON array of rows (or an object with a "data" or "rows" array).`);
+    if (!rows) {
+      const what = typeof doc === 'object' && doc !== null ? `an object with keys ${Object.keys(doc).slice(0, 8).join(', ') || '(none)'}` : `a ${typeof doc}`;
+      throw new VrdataError('prepare', `${file} must hold a JSON array of rows (or an object with a "data" or "rows" array), but holds ${what}. Convert it to a JSON array or to JSONL, one row per line.`);
+    }
     for (const [index, raw] of rows.entries()) yield { index, raw };
     return;
   }
