@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { runStage } from '../../src/pipeline/runner.js';
 import { resolveParams } from '../../src/pipeline/params.js';
 import { defineStage, type StageDefinition } from '../../src/pipeline/stage.js';
@@ -19,11 +19,12 @@ import { tempDir, duck } from '../io/helpers.js';
 
 const PARTS = 2;
 // sample ids are hex so partOf spreads them: 'a…' -> part 0 or 1 by value.
-const ids = ['00000001', '00000002', '00000003'];
+const ids = ['00000001', '00000002', '00000003', '00000004'];
 
 function samples(): Row[] {
   return ids.map((id, i) => ({
-    sample_id: id, source: 'fixture.jsonl', row_index: i, domain: 'math', system: '',
+    // Question 3 is code without tests: no verifier, so Acc falls back to GML for it.
+    sample_id: id, source: 'fixture.jsonl', row_index: i, domain: i === 3 ? 'code' : 'math', system: '',
     question: `What is ${i}+${i}?`, reference_thought: `thought ${i}`, reference_solution: `\\boxed{${2 * i}}`,
     reference_answer: String(2 * i), hint: String(2 * i), tests: null,
   }));
@@ -39,6 +40,8 @@ const scores: Row[] = [
   { sample_id: ids[1], k: 1, z: 'd<|end_of', lp: [-1], lq: [-1], la: [-2] },
   { sample_id: ids[2], k: 0, z: 'e<|end_of', lp: [-1], lq: [-1], la: [-1] },
   { sample_id: ids[2], k: 1, z: 'f<|end_of', lp: [-1], lq: [-1], la: [-1] },
+  { sample_id: ids[3], k: 0, z: 'g<|end_of', lp: [-1], lq: [-1], la: [-2] },
+  { sample_id: ids[3], k: 1, z: 'h<|end_of', lp: [-1], lq: [-1], la: [-1] },
 ];
 const traces: Row[] = scores.map((s) => ({
   sample_id: s.sample_id, k: s.k, seed: s.k, template: 'posterior_b',
@@ -50,6 +53,7 @@ const correct: Record<string, boolean[]> = {
   [`${ids[0]}:0`]: [false, true], [`${ids[0]}:1`]: [true, true],
   [`${ids[1]}:0`]: [true, true], [`${ids[1]}:1`]: [false, false],
   [`${ids[2]}:0`]: [true, false], [`${ids[2]}:1`]: [false, true],
+  [`${ids[3]}:0`]: [false, false], [`${ids[3]}:1`]: [false, false],
 };
 const rollouts: Row[] = scores.flatMap((s) => [0, 1].map((n) => ({
   sample_id: s.sample_id, k: s.k, n, seed: n, response: `_thought|>\n\n<|begin_of_solution|>r${s.k}${n}<|end_of_solution|>`, finish_reason: 'stop', tokens: 5,
@@ -84,7 +88,7 @@ test('weigh_lik + build_lik (GML): golden weights and the mix/weighted sets, rea
     await run(dir, fixture);
     await run(dir, weighLikStage, { estimator: 'GML', max_think_tokens: 4 });
     const w = await duck(`SELECT * FROM read_parquet('${dir}/weights/*.parquet') ORDER BY sample_id, k`);
-    assert.equal(w.length, 6);
+    assert.equal(w.length, 8);
     // q0 k0: g = ((-1+0.5)+(-2+0.5))/2 = -1, mean la = -1 -> -2; k1: L = 2, g = -0.5, mean la -3 -> -3.5
     close(Number(w[0]!.log_rho), -2);
     close(Number(w[1]!.log_rho), -3.5);
@@ -101,7 +105,7 @@ test('weigh_lik + build_lik (GML): golden weights and the mix/weighted sets, rea
 
     await run(dir, buildLikStage, { weighted_questions: 0 });
     const mix = await duck(`SELECT * FROM read_parquet('${dir}/mix/part-00000-of-00001.parquet') ORDER BY sample_id, source_kind`);
-    assert.equal(mix.length, 6, 'exactly 2 rows per question');
+    assert.equal(mix.length, 8, 'exactly 2 rows per question');
     const prompt0 = renderTemplate('reasoning', { question: 'What is 0+0?' });
     const q0 = mix.filter((r) => r.sample_id === ids[0]);
     assert.equal(q0[0]!.source_kind, 'original');
@@ -113,7 +117,7 @@ test('weigh_lik + build_lik (GML): golden weights and the mix/weighted sets, rea
     assert.equal(q0[0]!.prompt, prompt0);
     const weighted = await duck(`SELECT sample_id, k, weight FROM read_parquet('${dir}/weighted/*.parquet') ORDER BY sample_id, k`);
     // zero-weight traces are left out: q1 k0 is ineligible
-    assert.equal(weighted.length, 5);
+    assert.equal(weighted.length, 7);
     const sums = await duck(`SELECT sample_id, sum(weight) AS s FROM read_parquet('${dir}/weighted/*.parquet') GROUP BY sample_id`);
     for (const s of sums) close(Number(s.s), 1);
     const info = JSON.parse(await readFile(join(dir, 'dataset_info.json'), 'utf8'));
@@ -124,9 +128,7 @@ test('weigh_lik + build_lik (GML): golden weights and the mix/weighted sets, rea
   }
 });
 
-const haveVerifier = existsSync(resolve('src', 'verify', 'index.ts'));
-
-test('weigh + build (Acc): accuracies from verdicts, and the selected trace keeps a verified rollout', { skip: haveVerifier ? false : 'src/verify/index.ts is not there yet' }, async () => {
+test('weigh + build (Acc): accuracies from verdicts, the selected trace keeps a verified rollout, GML fallback without a verifier', async () => {
   const { dir, cleanup } = await tempDir();
   try {
     await run(dir, fixture);
@@ -141,8 +143,16 @@ test('weigh + build (Acc): accuracies from verdicts, and the selected trace keep
     assert.equal(w[3]!.log_rho, Number.NEGATIVE_INFINITY);
     assert.deepEqual([w[2]!.rho, w[3]!.rho, w[2]!.selected, w[3]!.selected], [0, 0, false, false]);
     await run(dir, buildStage, { weighted_questions: 0 });
+    // q3: no verifier -> GML: mean la + g = -2 and -1, k1 selected, acc null, the fallback named
+    assert.deepEqual(w.slice(6).map((r) => [r.estimator, r.acc, r.selected]), [['GML', null, false], ['GML', null, true]]);
+    close(Number(w[7]!.log_rho), -1);
+    assert.match(String(w[7]!.fallback), /no verifier/);
+    assert.ok(w.slice(0, 6).every((r) => r.estimator === 'Acc' && r.fallback === null));
     const mix = await duck(`SELECT * FROM read_parquet('${dir}/mix/*.parquet') ORDER BY sample_id, source_kind`);
-    assert.equal(mix.length, 6);
+    assert.equal(mix.length, 8);
+    const q3 = mix.filter((r) => r.sample_id === ids[3]);
+    assert.equal(q3[1]!.response, 'h<|end_of_thought|>\n\n<|begin_of_solution|>\\boxed{6}<|end_of_solution|>');
+    assert.equal(q3[1]!.estimator, 'GML');
     const q0 = mix.filter((r) => r.sample_id === ids[0]);
     // trace k1 of q0 had no end marker: z = 'b<|end_of', then its first correct rollout (n = 0)
     assert.equal(q0[1]!.source_kind, 'rollout');
