@@ -8,7 +8,7 @@
  */
 
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -59,13 +59,21 @@ export interface RunResult {
   isolation: string;
 }
 
+/**
+ * As root, sandboxes run as nobody (65534): a user namespace created by root maps its users onto root,
+ * and the kernel exempts root from RLIMIT_NPROC, so a fork bomb would only be stopped by the timer.
+ */
+function dropTo(): { uid?: number; gid?: number } {
+  return process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+}
+
 let probed: { ok: boolean; why: string; python: string } | null = null;
 
 /** Whether bubblewrap works here (probed once: a real sandboxed `python3 -c pass`). */
 export function sandboxAvailable(python = 'python3'): { ok: boolean; why: string } {
   if (probed && probed.python === python) return probed;
   const args = [...bwrapArgs('/nonexistent-vrdata', DEFAULT_SANDBOX, false), python, '-c', 'pass'];
-  const r = spawnSync('bwrap', args, { timeout: 10_000, encoding: 'utf8' });
+  const r = spawnSync('bwrap', args, { timeout: 10_000, encoding: 'utf8', cwd: '/', ...dropTo() });
   let why = 'ok';
   if (r.error) why = `bwrap not runnable (${(r.error as NodeJS.ErrnoException).code ?? r.error.message}); install it with: apt-get install -y bubblewrap`;
   else if (r.status !== 0) why = `bwrap failed (exit ${r.status}): ${(r.stderr ?? '').trim().slice(0, 300)}`;
@@ -76,7 +84,7 @@ export function sandboxAvailable(python = 'python3'): { ok: boolean; why: string
 function bwrapArgs(codeDir: string, o: Required<SandboxOptions>, withCode = true): string[] {
   const a = [
     '--unshare-all', // user, ipc, pid, net, uts, cgroup namespaces: no network, own PID space
-    '--unshare-user',
+    '--unshare-user', // (run as nobody when we are root: see dropTo)
     '--uid', '65534',
     '--gid', '65534',
     '--disable-userns',
@@ -101,6 +109,7 @@ function bwrapArgs(codeDir: string, o: Required<SandboxOptions>, withCode = true
   ];
   for (const f of ['/etc/ld.so.cache', '/etc/ld.so.conf', '/etc/alternatives']) if (existsSync(f)) a.push('--ro-bind', f, f);
   if (withCode) a.push('--ro-bind', codeDir, '/code');
+  a.push('--remount-ro', '/'); // the sandbox's own root stays read-only; only /tmp is writable
   a.push(
     '/usr/bin/prlimit',
     `--cpu=${o.cpuSeconds}`,
@@ -122,7 +131,8 @@ export function runPython(source: string, stdin: string, options: SandboxOptions
     if (!av.ok) throw new VrdataError('verify', `no working sandbox for code: ${av.why}; or pass unsafe (--unsafe-no-sandbox) to run model code unisolated`);
   }
   const dir = mkdtempSync(join(tmpdir(), 'vrdata-code-'));
-  writeFileSync(join(dir, 'main.py'), source);
+  writeFileSync(join(dir, 'main.py'), source, { mode: 0o644 });
+  chmodSync(dir, 0o755); // readable by the unprivileged sandbox user
   let cmd: string;
   let args: string[];
   if (o.unsafe) {
@@ -139,16 +149,21 @@ export function runPython(source: string, stdin: string, options: SandboxOptions
       detached: true,
       stdio: ['pipe', 'pipe', 'pipe', o.unsafe ? 'ignore' : 'pipe'],
       cwd: o.unsafe ? dir : '/',
+      ...dropTo(),
       env: o.unsafe ? { PATH: '/usr/bin:/bin', HOME: dir, LANG: 'C.UTF-8' } : {},
     });
     let nsInit: number | null = null;
+    let killRequested = false;
     const info = child.stdio[3];
     if (info && 'on' in info) {
       let text = '';
       info.on('data', (b: Buffer) => {
         text += b.toString('utf8');
         const m = /"child-pid"\s*:\s*(\d+)/.exec(text);
-        if (m) nsInit = Number(m[1]);
+        if (m && nsInit === null) {
+          nsInit = Number(m[1]);
+          if (killRequested) killAll();
+        }
       });
       info.on('error', () => {
         /* bwrap closed it */
@@ -162,6 +177,7 @@ export function runPython(source: string, stdin: string, options: SandboxOptions
     let timedOut = false;
     let done = false;
     let fallback: NodeJS.Timeout | null = null;
+    let hardStop: NodeJS.Timeout | null = null;
     const killGroup = (): void => {
       try {
         if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
@@ -171,14 +187,24 @@ export function runPython(source: string, stdin: string, options: SandboxOptions
     };
     // Kill the namespace's PID 1 first, so bwrap itself reaps it and exits; the process group
     // (bwrap included) is killed only if that has not ended the run within a second.
+    // Killing bwrap first would orphan the namespace's PID 1 (a zombie under the host's init), so
+    // the group kill is only a fallback when the namespace's PID 1 is unknown or did not end the run.
     const killAll = (): void => {
-      if (nsInit === null) return killGroup();
-      try {
-        process.kill(nsInit, 'SIGKILL');
-      } catch {
-        /* already gone */
+      killRequested = true;
+      if (nsInit !== null) {
+        try {
+          process.kill(nsInit, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
       }
-      fallback ??= setTimeout(killGroup, 1000);
+      fallback ??= setTimeout(killGroup, o.unsafe ? 0 : 3000);
+      // Whatever happens to the pipes, the run resolves: 6 s after the kill it ends without them.
+      hardStop ??= setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish(null, 'SIGKILL');
+      }, 6000);
     };
     const timer = setTimeout(() => {
       timedOut = true;
@@ -205,6 +231,7 @@ export function runPython(source: string, stdin: string, options: SandboxOptions
       done = true;
       clearTimeout(timer);
       if (fallback) clearTimeout(fallback);
+      if (hardStop) clearTimeout(hardStop);
       // Unsafe mode has no PID namespace: sweep the process group for children left behind.
       if (o.unsafe) killGroup();
       rmSync(dir, { recursive: true, force: true });
