@@ -7,6 +7,7 @@ import type { CommandModule } from 'yargs';
 import { verify, type Domain } from '../../verify/index.js';
 import type { MathPolicy } from '../../verify/math/index.js';
 import { checkAnswersCommand } from './check-answers.js';
+import { usageError } from '../../util/errors.js';
 
 interface Args {
   gold: string;
@@ -35,6 +36,8 @@ export const checkAnswerCommand: CommandModule<object, Args> = {
       .option('tuples', { choices: ['ordered', 'unordered'] as const, default: 'ordered' as const, describe: 'Whether tuple order matters' })
       .option('timeout', { type: 'number', default: 2000, describe: 'Budget in ms; when it runs out the answer is false with a reason' }),
   handler: async (a) => {
+    // yargs (exitProcess off) still calls the handler after a missing-option failure.
+    if (typeof a.gold !== 'string' || typeof a.pred !== 'string') throw usageError('check-answer', 'give both --gold and --pred');
     const domain: Domain = a.domain;
     const v = await verify(
       { domain, response: a.pred, reference: a.gold, config: { policy: a.policy, floatRounding: a['float-rounding'], percent: a.percent, tuples: a.tuples } },

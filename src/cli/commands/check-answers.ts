@@ -9,6 +9,7 @@ import { performance } from 'node:perf_hooks';
 import { readCases } from '../../verify/cases.js';
 import { checkMath, type MathPolicy } from '../../verify/math/index.js';
 import { referenceAsResponse } from '../../verify/index.js';
+import { usageError } from '../../util/errors.js';
 
 interface Args {
   file: string;
@@ -38,6 +39,7 @@ export const checkAnswersCommand: CommandModule<object, Args> = {
       .option('policy', { choices: ['mathverify', 'nemo', 'hendrycks'] as const, describe: 'Policy for rows without a recorded suite config (default mathverify)' })
       .option('timeout', { type: 'number', default: 2000, describe: 'Budget per case in ms; a case that runs out is answered false' }),
   handler: (a) => {
+    if (typeof a.file !== 'string') throw usageError('check-answers', 'give a cases file: vrdata check-answers <cases.jsonl>');
     const rows = readCases(a.file);
     let correct = 0;
     let withExpected = 0;
