@@ -16,6 +16,7 @@ import { Rng } from '../../model/rng.js';
 import { loadModelFolder, type LoadedModel, type SessionOptions } from './loader.js';
 import { logSumExp, sampleToken } from './sampler.js';
 import { byteTable, CompletionText } from './text.js';
+import { BatchCache, type KvData } from './kvcache.js';
 
 /** Options of the embedded engine. */
 export interface OnnxEngineOptions extends SessionOptions {
@@ -39,8 +40,6 @@ export interface EngineStats {
   scoreSeconds: number;
   forwardPasses: number;
 }
-
-type KvData = Float32Array | Uint16Array;
 
 /** A completion with the sampled token ids (this engine knows them; text may not re-tokenize to them). */
 export interface OnnxCompletion extends Completion {
@@ -76,10 +75,32 @@ function f16ToF32(h: number): number {
   return s * (1 + m / 1024) * 2 ** (e - 15);
 }
 
-function int64(values: ArrayLike<number>, dims: number[]): ort.Tensor {
+let f16Table: Float32Array | null = null;
+/** float16 bits -> float32 through a 64K-entry table (a per-element function call is ~10x slower on a 150K vocabulary). */
+function f16Array(src: Uint16Array, dst = new Float32Array(src.length)): Float32Array {
+  if (!f16Table) { f16Table = new Float32Array(65536); for (let h = 0; h < 65536; h++) f16Table[h] = f16ToF32(h); }
+  for (let i = 0; i < src.length; i++) dst[i] = f16Table[src[i]!]!;
+  return dst;
+}
+
+function int64(values: ArrayLike<number> | BigInt64Array, dims: number[]): ort.Tensor {
+  if (values instanceof BigInt64Array) return new ort.Tensor('int64', values, dims);
   const data = new BigInt64Array(values.length);
   for (let i = 0; i < values.length; i++) data[i] = BigInt(values[i]!);
   return new ort.Tensor('int64', data, dims);
+}
+
+function presentOf(out: ort.InferenceSession.ReturnType, layers: number): ort.Tensor[] {
+  const present: ort.Tensor[] = [];
+  for (let i = 0; i < layers; i++) present.push(out[`present.${i}.key`]!, out[`present.${i}.value`]!);
+  return present;
+}
+
+/** Copies the last position's logits of each row of a run's own `logits` output into `dst` ([B, V]). */
+function copyLogits(out: ort.InferenceSession.ReturnType, dst: Float32Array | Uint16Array): void {
+  const lt = out.logits!, [B, S, V] = lt.dims as [number, number, number];
+  const src = lt.data as Float32Array | Uint16Array;
+  for (let b = 0; b < B; b++) dst.set(src.subarray((b * S + S - 1) * V, (b * S + S) * V), b * V);
 }
 
 /** The onnxruntime engine; see the module comment. */
@@ -93,6 +114,9 @@ export class OnnxEngine implements Engine {
   private readonly prefillChunk: number;
   private readonly scoreBudget: number;
   private readonly logitsBudget: number;
+  /** Decode steps write logits and present into preallocated buffers, unless the export refuses them (checked on first use). */
+  private bindOutputs = true;
+  private bindChecked = false;
 
   constructor(readonly model: LoadedModel, options: Omit<OnnxEngineOptions, 'modelDir'> = {}) {
     this.id = `onnx:${model.dir}@${model.hash}`;
@@ -130,13 +154,13 @@ export class OnnxEngine implements Engine {
     return out;
   }
 
-  /** One forward pass: ids [B, S], mask [B, past+S], positions [B, S]; keepLast asks for the last position's logits only where the export can. */
-  private async forward(a: { ids: number[]; batch: number; mask: number[] | BigInt64Array; positions: number[]; past: ort.Tensor[]; keepLast: boolean }): Promise<Forward> {
+  /** Feeds of one forward pass: ids [B, S], mask [B, past+S], positions [B, S]; keepLast asks for the last position's logits only where the export can. */
+  private feeds(a: { ids: ArrayLike<number> | BigInt64Array; batch: number; mask: ArrayLike<number> | BigInt64Array; positions: ArrayLike<number> | BigInt64Array; past: ort.Tensor[]; keepLast: boolean }): Record<string, ort.Tensor> {
     const S = a.ids.length / a.batch;
     const m = this.model;
     const feeds: Record<string, ort.Tensor> = {
       input_ids: int64(a.ids, [a.batch, S]),
-      attention_mask: a.mask instanceof BigInt64Array ? new ort.Tensor('int64', a.mask, [a.batch, a.mask.length / a.batch]) : int64(a.mask, [a.batch, a.mask.length / a.batch]),
+      attention_mask: int64(a.mask, [a.batch, a.mask.length / a.batch]),
     };
     if (m.hasPositionIds) feeds.position_ids = int64(a.positions, [a.batch, S]);
     for (let i = 0; i < m.layers; i++) {
@@ -145,16 +169,28 @@ export class OnnxEngine implements Engine {
     }
     if (m.logitsToKeep) feeds[m.logitsToKeep] = new ort.Tensor('int64', BigInt64Array.from([a.keepLast ? 1n : 0n]), []);
     if (m.hasUseCacheBranch) feeds.use_cache_branch = new ort.Tensor('bool', Uint8Array.from([a.past[0]!.dims[2]! > 0 ? 1 : 0]), [1]);
-    let out: ort.InferenceSession.ReturnType;
+    return feeds;
+  }
+
+  /** Runs the session; `fetches` names outputs or gives preallocated output tensors (default: all outputs). */
+  private async run(feeds: Record<string, ort.Tensor>, fetches?: string[] | Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+    const m = this.model;
     try {
-      out = await m.session.run(feeds);
+      const out = fetches ? await m.session.run(feeds, fetches as ort.InferenceSession.FetchesType) : await m.session.run(feeds);
+      this.stats.forwardPasses++;
+      return out;
     } catch (err) {
       throw new VrdataError('engine', `onnxruntime failed on ${m.dir} (${(err as Error).message.split('\n')[0]}); the model's inputs may not match its config.json`, { cause: err });
     }
-    this.stats.forwardPasses++;
+  }
+
+  /** One forward pass with onnxruntime-allocated outputs (prefill, scoring, full logits). */
+  private async forward(a: Parameters<OnnxEngine['feeds']>[0]): Promise<Forward> {
+    const out = await this.run(this.feeds(a));
+    const m = this.model;
     const lt = out.logits!;
     const vocab = lt.dims[2]!;
-    const logits = lt.type === 'float16' ? Float32Array.from(lt.data as Uint16Array, f16ToF32) : (lt.data as Float32Array);
+    const logits = lt.type === 'float16' ? f16Array(lt.data as Uint16Array) : (lt.data as Float32Array);
     const present: ort.Tensor[] = [];
     for (let i = 0; i < m.layers; i++) present.push(out[`present.${i}.key`]!, out[`present.${i}.value`]!);
     return { logits, positions: lt.dims[1]!, vocab, present };
@@ -235,57 +271,90 @@ export class OnnxEngine implements Engine {
       }
     }
     // Left-padded batch cache: row r's prompt occupies the last promptLen columns of T.
-    let T = Math.max(...rows.map((r) => r.promptLen));
-    const blk = m.kvHeads * m.headDim;
-    let past: ort.Tensor[] = [];
-    for (let l = 0; l < 2 * m.layers; l++) {
-      const data: KvData = m.kvType === 'float16' ? new Uint16Array(rows.length * blk * T) : new Float32Array(rows.length * blk * T);
-      rows.forEach((r, b) => {
-        const src = prefills.get(r.req)!.past[l]!.data as KvData;
-        const P = r.promptLen, pad = T - P;
-        for (let h = 0; h < m.kvHeads; h++) {
-          data.set(src.subarray(h * P * m.headDim, (h + 1) * P * m.headDim), ((b * m.kvHeads + h) * T + pad) * m.headDim);
-        }
-      });
-      past.push(new ort.Tensor(m.kvType, data, [rows.length, m.kvHeads, T, m.headDim]));
-    }
-    // Row b's cache has T - promptLen padding columns on the left; every later column is real.
-    let pads = rows.map((r) => T - r.promptLen);
+    const cache = new BatchCache(m, rows.length, Math.max(...rows.map((r) => r.promptLen)));
+    rows.forEach((r, b) => {
+      const past = prefills.get(r.req)!.past;
+      for (let l = 0; l < 2 * m.layers; l++) cache.writeRow(l, b, past[l]!.data as KvData, r.promptLen);
+    });
     for (const r of rows) {
       const p = prefills.get(r.req)!;
-      this.accept(r, p.logits, 0, p.vocab, requests[r.req]!.options);
+      this.accept(r, p.logits, 0, p.vocab, requests[r.req]!.options, results);
     }
-    prefills.clear(); // the per-prompt caches now live in `past` only
+    prefills.clear(); // the per-prompt caches now live in `cache` only
 
+    const V = m.vocabSize;
+    const logitsBuf = m.logitsType === 'float16' ? new Uint16Array(rows.length * V) : new Float32Array(rows.length * V);
+    const logits32 = logitsBuf instanceof Float32Array ? logitsBuf : new Float32Array(rows.length * V);
+    let maskBuf = new BigInt64Array(0);
     for (;;) {
-      if (rows.some((r) => r.done)) {
-        const keep = rows.map((r, b) => (r.done ? -1 : b)).filter((b) => b >= 0);
-        for (const r of rows) if (r.done) this.finishRow(r, results);
-        if (keep.length === 0) break;
-        past = past.map((t) => {
-          const src = t.data as KvData;
-          const per = blk * T;
-          const data: KvData = m.kvType === 'float16' ? new Uint16Array(keep.length * per) : new Float32Array(keep.length * per);
-          keep.forEach((b, j) => data.set(src.subarray(b * per, (b + 1) * per), j * per));
-          return new ort.Tensor(m.kvType, data, [keep.length, m.kvHeads, T, m.headDim]);
-        });
+      let live = 0;
+      for (const r of rows) if (!r.done) live++;
+      if (live === 0) break;
+      // Finished rows ride along (their outputs are ignored) until a quarter of the batch is
+      // finished: dropping them costs a copy of the whole cache, keeping them a row of compute.
+      if ((rows.length - live) * 4 >= rows.length) {
+        const keep: number[] = [];
+        rows.forEach((r, b) => { if (!r.done) keep.push(b); });
+        cache.compact(keep);
         rows = keep.map((b) => rows[b]!);
-        pads = keep.map((b) => pads[b]!);
       }
-      T += 1;
-      const mask = new BigInt64Array(rows.length * T).fill(1n);
-      pads.forEach((pad, b) => mask.fill(0n, b * T, b * T + pad));
-      const f = await this.forward({
-        ids: rows.map((r) => r.last), batch: rows.length, mask,
-        positions: rows.map((r) => r.promptLen + r.generated - 1), past, keepLast: true,
+      const B = rows.length, W = cache.T + 1;
+      if (maskBuf.length < B * W) maskBuf = new BigInt64Array(B * W + B * 64);
+      const mask = maskBuf.subarray(0, B * W);
+      const ids = new BigInt64Array(B), positions = new BigInt64Array(B);
+      rows.forEach((r, b) => {
+        const pad = W - 1 - r.promptLen - (r.generated - 1);
+        mask.fill(0n, b * W, b * W + pad);
+        mask.fill(1n, b * W + pad, (b + 1) * W);
+        ids[b] = BigInt(r.last);
+        positions[b] = BigInt(r.promptLen + r.generated - 1);
       });
-      past = f.present;
-      rows.forEach((r, b) => this.accept(r, f.logits, (b * f.positions + f.positions - 1) * f.vocab, f.vocab, requests[r.req]!.options));
+      const feeds = this.feeds({ ids, batch: B, mask, positions, past: cache.past(), keepLast: true });
+      const present = cache.present();
+      const logitsOut = new ort.Tensor(m.logitsType, logitsBuf.subarray(0, B * V), [B, 1, V]);
+      const fetches: Record<string, ort.Tensor> = { logits: logitsOut };
+      for (let i = 0; i < m.layers; i++) { fetches[`present.${i}.key`] = present[2 * i]!; fetches[`present.${i}.value`] = present[2 * i + 1]!; }
+      const own = this.bindOutputs ? await this.runBound(feeds, fetches) : await this.run(feeds);
+      if (own) {
+        cache.adopt(presentOf(own, m.layers));
+        copyLogits(own, logitsBuf);
+      }
+      cache.advance();
+      if (logitsBuf instanceof Uint16Array) f16Array(logitsBuf.subarray(0, B * V), logits32);
+      rows.forEach((r, b) => { if (!r.done) this.accept(r, logits32, b * V, V, requests[r.req]!.options, results); });
     }
   }
 
+  /**
+   * A run with preallocated outputs. The first one checks that onnxruntime wrote into them; where
+   * it did not (or refused the shapes), this engine stops binding and returns the run's own outputs
+   * for the caller to copy; null means the outputs are in place.
+   */
+  private async runBound(feeds: Record<string, ort.Tensor>, fetches: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType | null> {
+    if (this.bindChecked) return (await this.run(feeds, fetches), null);
+    this.bindChecked = true;
+    const probe = fetches.logits!.data as Float32Array | Uint16Array;
+    const sentinel = probe instanceof Uint16Array ? 0x7e01 : NaN;
+    probe[0] = sentinel;
+    let out: ort.InferenceSession.ReturnType;
+    try {
+      out = await this.run(feeds, fetches);
+    } catch {
+      this.bindOutputs = false;
+      return this.run(feeds);
+    }
+    const got = out.logits!.data as Float32Array | Uint16Array;
+    if (Object.is(probe[0], sentinel) && !Object.is(got[0], sentinel)) { this.bindOutputs = false; return out; }
+    return null;
+  }
+
   /** Draws the next token of a row and updates its state and finish reason. */
-  private accept(r: Row, logits: Float32Array, offset: number, vocab: number, o: GenerateOptions): void {
+  private accept(r: Row, logits: Float32Array, offset: number, vocab: number, o: GenerateOptions, results: OnnxCompletion[][]): void {
+    this.acceptToken(r, logits, offset, vocab, o);
+    if (r.done) this.finishRow(r, results);
+  }
+
+  private acceptToken(r: Row, logits: Float32Array, offset: number, vocab: number, o: GenerateOptions): void {
     const { id, logprob } = sampleToken(logits, offset, vocab, o, r.rng.uniform());
     r.generated++;
     r.logprob += logprob;

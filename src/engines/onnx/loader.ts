@@ -35,6 +35,8 @@ export interface LoadedModel {
   headDim: number;
   vocabSize: number;
   kvType: 'float32' | 'float16';
+  /** Element type of the logits output. */
+  logitsType: 'float32' | 'float16';
   eosIds: number[];
   padId: number;
   maxPositions: number;
@@ -187,6 +189,8 @@ export async function loadModelFolder(dirIn: string, o: SessionOptions = {}): Pr
     await session.release();
     throw E(`${onnxPath}: the KV cache has type ${kvTypeRaw}; only float32 and float16 caches are supported`);
   }
+  const logitsMeta = session.outputMetadata.find((m) => m.name === 'logits');
+  const logitsType = logitsMeta && logitsMeta.isTensor && logitsMeta.type === 'float16' ? 'float16' : 'float32';
   const logitsToKeep = inputs.has('num_logits_to_keep') ? 'num_logits_to_keep' : inputs.has('logits_to_keep') ? 'logits_to_keep' : null;
 
   const eosIds = [...new Set([...asIds(gen.eos_token_id), ...asIds(config.eos_token_id)])];
@@ -199,7 +203,7 @@ export async function loadModelFolder(dirIn: string, o: SessionOptions = {}): Pr
   if (st.size === 0) throw E(`${onnxPath} is empty; re-export it`);
   return {
     dir, session, tokenizer, tokenizerJson: tokJson, layers, kvHeads, headDim, vocabSize,
-    kvType: kvTypeRaw, eosIds, padId,
+    kvType: kvTypeRaw, logitsType, eosIds, padId,
     maxPositions: typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : Number.MAX_SAFE_INTEGER,
     hasPositionIds: inputs.has('position_ids'), logitsToKeep, hasUseCacheBranch: inputs.has('use_cache_branch'),
     hash: await hashFiles([join(dir, 'config.json'), onnxPath]),

@@ -1,0 +1,96 @@
+/**
+ * A decode batch's KV cache in two buffer sets used in turn: onnxruntime reads the past from one
+ * set and writes `present` straight into the other (preallocated outputs), so a decode step
+ * allocates nothing and copies nothing in JavaScript. Only onnxruntime's own Concat copies the
+ * cache, as every Hugging Face export does.
+ *
+ * Layout per layer tensor: [rows, kvHeads, T, headDim] packed at the start of a larger buffer
+ * (views grow with T; the buffer grows by a quarter when full). Finished rows stay in the batch
+ * until `compact` drops them in place, so a row that ends does not cost a copy of everyone's cache.
+ */
+import * as ort from 'onnxruntime-node';
+
+/** Element storage of a float32 or float16 cache. */
+export type KvData = Float32Array | Uint16Array;
+
+/** Shape of one model's cache. */
+export interface KvShape {
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  kvType: 'float32' | 'float16';
+}
+
+function alloc(kvType: KvShape['kvType'], n: number): KvData {
+  return kvType === 'float16' ? new Uint16Array(n) : new Float32Array(n);
+}
+
+/** See the module comment. `T` is the past length; `rows` the batch size (finished rows included until compacted). */
+export class BatchCache {
+  rows: number;
+  T: number;
+  private cur: KvData[];
+  private next: KvData[];
+  private readonly perCol: number;
+
+  constructor(private readonly shape: KvShape, rows: number, T: number) {
+    this.rows = rows;
+    this.T = T;
+    this.perCol = shape.kvHeads * shape.headDim;
+    const cols = growCols(T + 1);
+    this.cur = Array.from({ length: 2 * shape.layers }, () => alloc(shape.kvType, rows * this.perCol * cols));
+    this.next = Array.from({ length: 2 * shape.layers }, () => alloc(shape.kvType, rows * this.perCol * cols));
+  }
+
+  /** Copies a prefilled cache (tensor `l` of a [1, kvHeads, P, headDim] cache) into row `b`, right-aligned (left padding stays zero). */
+  writeRow(l: number, b: number, src: KvData, P: number): void {
+    const { kvHeads, headDim } = this.shape;
+    const T = this.T, dst = this.cur[l]!, pad = T - P;
+    for (let h = 0; h < kvHeads; h++) {
+      dst.set(src.subarray(h * P * headDim, (h + 1) * P * headDim), ((b * kvHeads + h) * T + pad) * headDim);
+    }
+  }
+
+  /** The past as tensors [rows, kvHeads, T, headDim] (views of the current set). */
+  past(): ort.Tensor[] {
+    const n = this.rows * this.perCol * this.T, dims = [this.rows, this.shape.kvHeads, this.T, this.shape.headDim];
+    return this.cur.map((d) => new ort.Tensor(this.shape.kvType, d.subarray(0, n), dims));
+  }
+
+  /** Output tensors [rows, kvHeads, T + 1, headDim] for `present`, in the other set (grown when full). */
+  present(): ort.Tensor[] {
+    const n = this.rows * this.perCol * (this.T + 1);
+    if (this.next[0]!.length < n) {
+      const cap = this.rows * this.perCol * growCols(this.T + 1);
+      this.next = this.next.map(() => alloc(this.shape.kvType, cap));
+    }
+    const dims = [this.rows, this.shape.kvHeads, this.T + 1, this.shape.headDim];
+    return this.next.map((d) => new ort.Tensor(this.shape.kvType, d.subarray(0, n), dims));
+  }
+
+  /** Copies `present` outputs that onnxruntime allocated itself into the other set (for exports whose outputs cannot be preallocated). */
+  adopt(present: ort.Tensor[]): void {
+    this.present();
+    present.forEach((t, l) => this.next[l]!.set(t.data as KvData));
+  }
+
+  /** After a step: the present becomes the past. */
+  advance(): void {
+    [this.cur, this.next] = [this.next, this.cur];
+    this.T += 1;
+  }
+
+  /** Keeps rows `keep` (ascending batch indices) in that order, moving them down in place. */
+  compact(keep: readonly number[]): void {
+    const per = this.perCol * this.T;
+    for (const d of this.cur) {
+      keep.forEach((b, j) => { if (b !== j) d.copyWithin(j * per, b * per, (b + 1) * per); });
+    }
+    this.rows = keep.length;
+  }
+}
+
+/** Columns to allocate for `need`: a quarter more (at least 16), so growth reallocates O(log T) times. */
+function growCols(need: number): number {
+  return need + Math.max(16, need >> 2);
+}
