@@ -10,7 +10,7 @@
  *      compare) against mathjs and @cortex-js/compute-engine when they are installed
  *      (`npm install --no-save mathjs @cortex-js/compute-engine`); skipped with a note otherwise.
  *   3. code: stdin tests per second through the sandbox (2 at a time), and the sandbox's start cost
- *      per test: a sandboxed `pass` program against a bare `python3 -c pass` spawn, same run.
+ *      per test: a sandboxed `pass` program against a bare `/usr/bin/python3 -c pass` spawn, same run.
  */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -116,7 +116,9 @@ async function engines(): Promise<void> {
 function bareSpawn(): Promise<number> {
   const t0 = performance.now();
   return new Promise((res) => {
-    const c = spawn('python3', ['-c', 'pass'], { stdio: 'ignore' });
+    // The interpreter the sandbox runs (its PATH is /usr/bin:/bin); a `python3` found on the host's
+    // PATH may be a slow wrapper (a pyenv shim here takes ~2 s), which would flatter the sandbox.
+    const c = spawn('/usr/bin/python3', ['-c', 'pass'], { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
     c.on('close', () => res(performance.now() - t0));
   });
 }
@@ -136,7 +138,7 @@ async function code(): Promise<void> {
     bare += await bareSpawn();
     boxed += (await runPython('pass', '')).ms;
   }
-  console.log(`code: start cost per test: sandboxed ${(boxed / N).toFixed(1)} ms vs bare python3 -c pass ${(bare / N).toFixed(1)} ms (baseline) = ${(boxed / bare).toFixed(2)}x, +${((boxed - bare) / N).toFixed(1)} ms`);
+  console.log(`code: start cost per test: sandboxed ${(boxed / N).toFixed(1)} ms vs bare /usr/bin/python3 -c pass ${(bare / N).toFixed(1)} ms (baseline) = ${(boxed / bare).toFixed(2)}x, +${((boxed - bare) / N).toFixed(1)} ms`);
   const tests = { kind: 'stdin' as const, cases: Array.from({ length: 16 }, (_, i) => ({ input: `${i}\n`, output: `${2 * i}\n` })) };
   const t0 = performance.now();
   const r = await checkCode('```python\nprint(int(input()) * 2)\n```', tests, { parallel: 2 });
