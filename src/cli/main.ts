@@ -6,7 +6,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commands } from './commands/index.js';
-import { VrdataError, describeError } from '../util/errors.js';
+import { VrdataError, describeError, usageError } from '../util/errors.js';
 
 export async function main(argv: string[]): Promise<number> {
   let usageFailure = false;
@@ -20,8 +20,10 @@ export async function main(argv: string[]): Promise<number> {
     .epilogue('Docs: README.md and docs/ in the project folder.')
     .fail((msg, err, y) => {
       if (err) throw err;
+      // Throwing stops yargs before it runs the command's handler with missing options.
       usageFailure = true;
-      process.stderr.write(`${y.help()}\n\nvrdata: ${msg}\n`);
+      y.showHelp();
+      throw usageError('cli', msg);
     })
     .exitProcess(false);
   for (const command of commands) parser.command(command);
