@@ -9,6 +9,9 @@ import { weighStage, weighLikStage } from './weigh.js';
 import { buildStage, buildLikStage, buildPosteriorStage } from './build.js';
 import { evalStage } from './eval.js';
 import { trainStage } from './train.js';
+import { initModelStage } from './init-model.js';
+import { originalsStage } from './originals.js';
+import { synthStage } from './synth.js';
 
 export const stages: StageRegistry = {
   prepare: prepareStage,
@@ -24,4 +27,7 @@ export const stages: StageRegistry = {
   build_posterior: buildPosteriorStage,
   train: trainStage,
   eval: evalStage,
+  init_model: initModelStage,
+  originals: originalsStage,
+  synth: synthStage,
 };

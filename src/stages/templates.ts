@@ -34,10 +34,12 @@ const cache = new Map<string, Loaded>();
 /** Resolves a template name or path to a file path; relative paths are taken from the working folder. */
 export function templatePath(name: string): string {
   if ((BUILTIN_TEMPLATES as readonly string[]).includes(name)) return resolve(TEMPLATES_DIR, `${name}.jinja`);
+  // Any other template shipped in pipelines/templates (e.g. the toy task's short prompts) by bare name.
+  if (/^[\w-]+$/.test(name) && existsSync(resolve(TEMPLATES_DIR, `${name}.jinja`))) return resolve(TEMPLATES_DIR, `${name}.jinja`);
   if (name.endsWith('.jinja')) return isAbsolute(name) ? name : resolve(name);
   throw new VrdataError(
     'templates',
-    `unknown template "${name}"; use one of ${BUILTIN_TEMPLATES.join(', ')} or a path to a .jinja file`,
+    `unknown template "${name}"; use one of ${BUILTIN_TEMPLATES.join(', ')}, another name from ${TEMPLATES_DIR} or a path to a .jinja file`,
     { exitCode: 2 },
   );
 }

@@ -1,0 +1,82 @@
+/**
+ * init_model — a fresh small Qwen3 decoder whose tokenizer merges are learned from the run's own
+ * prompts and responses (so toy sequences are short), written to <run>/models/<stage id>/ like a
+ * train stage's model: later stages use it as `base: run:models/<stage id>` or an engine model.
+ *
+ * reads:  samples (question, hint, reference thought and solution)
+ * writes: model_card (one row: folder, parameters, vocabulary, merges) and the model folder
+ *
+ * The corpus is every question rendered with each of `templates` (hint included) followed by its
+ * original response, so the merges cover the prompt scaffolding as well as the task's text.
+ */
+import { join } from 'node:path';
+import { defineStage } from '../pipeline/stage.js';
+import type { Schema } from '../io/schema.js';
+import { initModelFolder } from '../model/folder.js';
+import { renderTemplate, templateText, originalResponse } from './templates.js';
+import { modelFolderOf } from './train.js';
+import { usageError } from '../util/errors.js';
+
+export interface InitModelParams {
+  layers: number;
+  hidden: number;
+  heads: number;
+  kv_heads: number;
+  intermediate: number;
+  merges: number;
+  seed: number;
+  init_std: number;
+  templates: string[];
+}
+
+/** One row per model made: what the folder holds. */
+export const MODEL_CARD: Schema = [
+  { name: 'model', type: 'string', doc: 'folder of the model, relative to the run folder' },
+  { name: 'params', type: 'int64' },
+  { name: 'vocab_size', type: 'int32' },
+  { name: 'merges', type: 'int32', doc: 'BPE merges asked for (fewer are learned when no pair repeats)' },
+  { name: 'corpus_chars', type: 'int64' },
+];
+
+export const initModelStage = defineStage<InitModelParams>({
+  name: 'init_model',
+  version: 1,
+  describe: 'A fresh seeded Qwen3 decoder with BPE merges learned from the prompts and responses of samples',
+  scope: 'all',
+  inputs: { samples: ['sample_id', 'question', 'hint', 'reference_thought', 'reference_solution'] },
+  outputs: { model_card: MODEL_CARD },
+  params: {
+    layers: { type: 'integer', default: 2, describe: 'decoder layers' },
+    hidden: { type: 'integer', default: 64, describe: 'hidden size' },
+    heads: { type: 'integer', default: 4, describe: 'attention heads' },
+    kv_heads: { type: 'integer', default: 2, describe: 'key/value heads (divides heads)' },
+    intermediate: { type: 'integer', default: 0, describe: 'SwiGLU inner size (0: 3 * hidden)' },
+    merges: { type: 'integer', default: 300, describe: 'BPE merges learned from the corpus (0: bytes only)' },
+    seed: { type: 'integer', default: 0, describe: 'weight seed' },
+    init_std: { type: 'number', default: 0.02, describe: 'standard deviation of the random matrices' },
+    templates: { type: 'string[]', default: ['reasoning'], describe: 'prompt templates rendered into the merges corpus (the ones the run trains with)' },
+  },
+  fingerprintExtra: (p) => p.templates.map((t) => templateText(t)).join('\u0000'),
+  async run(ctx) {
+    const p = ctx.params;
+    if (p.heads % p.kv_heads !== 0) throw usageError('init_model', `heads (${p.heads}) must be a multiple of kv_heads (${p.kv_heads})`);
+    const pieces: string[] = [];
+    for await (const batch of ctx.read('samples')) {
+      for (const s of batch) {
+        const vars = { question: String(s.question), hint: String(s.hint) };
+        for (const t of p.templates) pieces.push(renderTemplate(t, vars));
+        if (s.reference_thought != null && s.reference_solution != null) pieces.push(originalResponse(String(s.reference_thought), String(s.reference_solution)));
+      }
+    }
+    const corpus = pieces.join('\n');
+    const folder = modelFolderOf(ctx.stageId);
+    const made = await initModelFolder({
+      out: join(ctx.runDir, folder), layers: p.layers, hidden: p.hidden, heads: p.heads, kvHeads: p.kv_heads,
+      intermediate: p.intermediate > 0 ? p.intermediate : undefined, seed: p.seed, initStd: p.init_std,
+      mergesCorpus: corpus, merges: p.merges,
+    });
+    ctx.log(`wrote ${folder}: ${made.params} parameters, vocabulary ${made.vocabSize}`);
+    await ctx.write('model_card', [{ model: folder, params: made.params, vocab_size: made.vocabSize, merges: p.merges, corpus_chars: corpus.length }]);
+    ctx.progress.tick(1);
+  },
+});
