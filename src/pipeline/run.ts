@@ -159,7 +159,7 @@ async function runRound(options: RoundOptions): Promise<RunStageResult[]> {
           runDir,
           stage: registry[stage.stage]!,
           id: stage.id,
-          params: stage.params,
+          params: engineModelParams(stage.params, options.engineConfigs, runDir),
           parts: config.parts,
           shard: options.shard,
           tables: stage.tables,
@@ -175,4 +175,21 @@ async function runRound(options: RoundOptions): Promise<RunStageResult[]> {
     }
   }
   return results;
+}
+
+/**
+ * `engine:<name>` in a parameter stands for that engine's model folder in this round (e.g. a train
+ * stage's `base: engine:pi0` fine-tunes whatever pi_theta0 is in round r, after next_round).
+ */
+function engineModelParams(params: Record<string, unknown>, engines: PipelineConfig['engines'], runDir: string): Record<string, unknown> {
+  const out = { ...params };
+  for (const [key, value] of Object.entries(out)) {
+    if (typeof value !== 'string' || !value.startsWith('engine:')) continue;
+    const engine = engines[value.slice('engine:'.length)];
+    if (!engine || typeof engine.model !== 'string') {
+      throw new VrdataError('pipeline', `parameter ${key}: ${value} names no engine with a model folder; define it under engines (kind: onnx, model: ...).`, { exitCode: 2 });
+    }
+    out[key] = resolveRunPath(engine.model, runDir);
+  }
+  return out;
 }

@@ -11,7 +11,7 @@ import { readRows } from '../io/parquet.js';
 import type { Row } from '../io/schema.js';
 import { pipelinePath } from '../pipeline/layout.js';
 import { describeError, VrdataError } from '../util/errors.js';
-import type { EvalData, ReportData, SelectedVsOriginal, TableStat, WeightsData } from './types.js';
+import type { EvalData, ReportData, RoundData, SelectedVsOriginal, TableStat, WeightsData } from './types.js';
 
 const PARQUET_PART = /^part-(\d{5})-of-(\d{5})\.parquet$/;
 const MANIFEST_PART = /^part-(\d{5})-of-(\d{5})\.json$/;
@@ -200,8 +200,17 @@ export async function collectRun(runDir: string, options: { now?: Date } = {}): 
     });
   }
 
-  // an eval table is one the eval stage wrote (e.g. eval_before, eval_after), not an eval set's samples
+  data.evals = await collectEvals(found, notes);
+  const rounds = await collectRounds(dir, data.evals, notes);
+  if (rounds) data.rounds = rounds;
+  return data;
+}
+
+/** The eval tables among `found` (those the eval stage wrote, e.g. eval_before, eval_after), in before -> after order. */
+async function collectEvals(found: Map<string, TableFiles>, notes: string[]): Promise<EvalData[]> {
+  // an eval table is one the eval stage wrote, not an eval set's samples
   const isEval = (t: TableFiles) => (t.stat.stage ? t.stat.stage === 'eval' : /^eval/.test(t.stat.table));
+  const out: EvalData[] = [];
   for (const name of [...found.keys()].filter((n) => isEval(found.get(n) as TableFiles)).sort(evalOrder)) {
     const t = found.get(name) as TableFiles;
     const e = await guarded(name, notes, async (): Promise<EvalData> => {
@@ -211,7 +220,37 @@ export async function collectRun(runDir: string, options: { now?: Date } = {}): 
       const ks = [1, 2, 4, 8, 16, 32, 64, 128, 256].filter((k) => k === 1 || k <= minSamples);
       return { table: name, report: summarizeEval(rows, { ks }) };
     });
-    if (e) data.evals.push(e);
+    if (e) out.push(e);
   }
-  return data;
+  return out;
+}
+
+const ROUND_DIR = /^round-(\d+)$/;
+
+/**
+ * Eval accuracy per round of a multi-round (variational EM) run: round 1 is the run folder itself
+ * (its evals are passed in), round r > 1 is <run>/round-r. Undefined for a run without round folders.
+ */
+export async function collectRounds(dir: string, roundOneEvals: EvalData[], notes: string[]): Promise<RoundData[] | undefined> {
+  const later = (await readdir(dir))
+    .map((name) => ({ name, match: ROUND_DIR.exec(name) }))
+    .filter((x): x is { name: string; match: RegExpExecArray } => x.match !== null)
+    .map((x) => ({ name: x.name, round: Number(x.match[1]) }))
+    .sort((a, b) => a.round - b.round);
+  if (later.length === 0) return undefined;
+  const summary = (evals: EvalData[]) =>
+    evals.map((e) => ({ table: e.table, accuracy: e.report.overall.accuracy, stderr: e.report.overall.stderr, questions: e.report.overall.questions }));
+  const out: RoundData[] = [{ round: 1, evals: summary(roundOneEvals) }];
+  for (const { name, round } of later) {
+    const roundNotes: string[] = [];
+    const found = new Map<string, TableFiles>();
+    for (const table of (await readdir(join(dir, name))).sort()) {
+      if (table.startsWith('.') || NOT_TABLES.has(table) || !(await isDir(join(dir, name, table)))) continue;
+      const t = await scanTable(join(dir, name, table), table, roundNotes);
+      if (t) found.set(table, t);
+    }
+    out.push({ round, evals: summary(await collectEvals(found, roundNotes)) });
+    notes.push(...roundNotes.map((n) => `round ${round}: ${n}`));
+  }
+  return out;
 }

@@ -152,6 +152,21 @@ function evalTable(d: ReportData): string {
     .join('')}</tr>${body}</table>`;
 }
 
+/** Accuracy per round of a variational-EM run: one row per round, one column per eval table. */
+function roundsTable(d: ReportData): string {
+  if (!d.rounds) return '';
+  const tables = [...new Set(d.rounds.flatMap((r) => r.evals.map((e) => e.table)))];
+  const body = d.rounds
+    .map((r) => `<tr><td>${r.round}</td>${tables.map((t) => {
+      const e = r.evals.find((x) => x.table === t);
+      return `<td>${e ? `${pct(e.accuracy)} ± ${pct(e.stderr)} (${fmt(e.questions)})` : '–'}</td>`;
+    }).join('')}</tr>`)
+    .join('');
+  const bars_ = d.rounds.flatMap((r) => r.evals.map((e, i) => ({ label: `r${r.round} ${e.table}`, value: e.accuracy, error: e.stderr, color: PALETTE[i % PALETTE.length] })));
+  return `<h2 class="section">Accuracy per round</h2><table class="rounds"><tr><th>round</th>${tables.map((t) => `<th>${esc(t)}</th>`).join('')}</tr>${body}</table>` +
+    `<figure class="plot" data-plot="rounds"><h2>Held-out accuracy per round</h2><figcaption>accuracy ± standard error of every eval table, round by round (round r+1 starts from round r's pi_theta)</figcaption>${bars(bars_, { xLabel: 'round and eval table', yLabel: 'accuracy', yMax: 1 })}</figure>`;
+}
+
 function tablesTable(d: ReportData): string {
   if (d.tables.length === 0) return '';
   const body = d.tables
@@ -174,6 +189,6 @@ export function renderReport(d: ReportData): string {
 <title>vrdata report: ${esc(d.run)}</title><style>${CSS}</style></head>
 <body><header><h1>vrdata run: ${esc(d.run)}</h1><p>${esc(d.runDir)} · report made ${esc(d.generatedAt)}</p></header>
 <main>${cards(d)}<div class="grid">${plots(d).map(figure).join('\n')}</div>
-${evalTable(d)}${tablesTable(d)}${notes}${yaml}</main></body></html>
+${evalTable(d)}${roundsTable(d)}${tablesTable(d)}${notes}${yaml}</main></body></html>
 `;
 }

@@ -42,6 +42,13 @@ export interface EvalData {
   report: EvalReport;
 }
 
+/** Eval accuracy of one round of a multi-round (variational EM) run. */
+export interface RoundData {
+  /** 1-based; round 1 is the run folder itself, round r > 1 is <run>/round-r. */
+  round: number;
+  evals: { table: string; accuracy: number; stderr: number; questions: number }[];
+}
+
 export interface ReportData {
   /** Run name (folder base name). */
   run: string;
@@ -56,6 +63,8 @@ export interface ReportData {
   evals: EvalData[];
   /** Fraction of verdicts that are correct, and how many there are. */
   verdicts?: { total: number; correct: number };
+  /** Accuracy per round, for runs with round-r folders (rounds > 1). */
+  rounds?: RoundData[];
   /** pipeline.yaml as written by the run, when present. */
   pipelineYaml?: string;
   /** Things collect could not read, said plainly; shown on the page. */
