@@ -125,9 +125,12 @@ export const MASK_VALUE = -1e9;
  * within the sequence and sees every unmasked past position. Registers the outputs `logits`
  * (and present.{i}.key/value) unless `registerOutputs` is false (the trainer adds its own loss).
  */
-export function buildDecoder(g: GraphBuilder, c: Qwen3Config, options: { kvCache: boolean; registerOutputs?: boolean }): DecoderValues {
+export function buildDecoder(g: GraphBuilder, c: Qwen3Config, options: { kvCache: boolean; registerOutputs?: boolean; fusable?: boolean }): DecoderValues {
   validateConfig(c);
   const register = options.registerOutputs ?? true;
+  // The inference graph spells RMSNorm and RoPE in the forms onnxruntime fuses or that take
+  // fewer nodes (same arithmetic); the training graph keeps the primitives its autodiff knows.
+  const fusable = options.fusable ?? options.kvCache;
   const D = c.hidden_size, H = c.num_attention_heads, KV = c.num_key_value_heads, hd = c.head_dim, I = c.intermediate_size;
   const half = hd / 2;
   const shapes = qwen3ParamShapes(c);
@@ -166,8 +169,13 @@ export function buildDecoder(g: GraphBuilder, c: Qwen3Config, options: { kvCache
   const freqs = g.mul(g.unsqueeze(g.cast(positionIds, 'float32'), [2]), g.constant('float32', [half], invFreq, 'inv_freq'));
   const angles = g.concat([freqs, freqs], -1);
   const cos = g.unsqueeze(g.cos(angles), [1]);
-  const sin = g.unsqueeze(g.sin(angles), [1]);
+  const sin = fusable ? '' : g.unsqueeze(g.sin(angles), [1]);
+  // rotate_half(x) * sin == swap_halves(x) * [-sin, sin]: one Gather instead of two Slices, a Neg and a Concat per use.
+  const swap = fusable ? g.constant('int64', [hd], Array.from({ length: hd }, (_, j) => (j + half) % hd), 'rope_swap') : '';
+  const halfSin = fusable ? g.sin(freqs) : '';
+  const signedSin = fusable ? g.unsqueeze(g.concat([g.neg(halfSin), halfSin], -1), [1]) : '';
   const rope = (x: string): string => {
+    if (fusable) return g.add(g.mul(x, cos), g.mul(g.gather(x, swap, 3), signedSin));
     const x1 = g.slice(x, [0], [half], [3]);
     const x2 = g.slice(x, [half], [hd], [3]);
     return g.add(g.mul(x, cos), g.mul(g.concat([g.neg(x2), x1], 3), sin));
@@ -175,7 +183,7 @@ export function buildDecoder(g: GraphBuilder, c: Qwen3Config, options: { kvCache
 
   const eps = g.scalar(c.rms_norm_eps);
   const rmsnorm = (x: string, weight: string): string => {
-    const variance = g.reduceMean(g.mul(x, x), [-1]);
+    const variance = g.reduceMean(fusable ? g.op('Pow', [x, g.scalar(2)]) : g.mul(x, x), [-1]);
     return g.mul(g.div(x, g.sqrt(g.add(variance, eps))), W(weight));
   };
   // Hugging Face stores Linear weights [out, in]; onnxruntime folds this Transpose at load time.
