@@ -9,7 +9,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile, readFile, readdir, cp } from 'node:fs/promises';
+import { writeFile, readFile, readdir, cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { tempDir } from '../helpers/tmp.js';
@@ -62,7 +62,11 @@ function runChild(env: Record<string, string>, killAfterMs?: number): Promise<Ch
     let stdout = '';
     let stderr = '';
     let readyAt = 0;
-    const guard = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    let hung = false;
+    const guard = setTimeout(() => {
+      hung = true;
+      child.kill('SIGKILL');
+    }, 120_000);
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       stdout += d;
       if (!readyAt && stdout.includes('ready\n')) {
@@ -74,7 +78,8 @@ function runChild(env: Record<string, string>, killAfterMs?: number): Promise<Ch
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(guard);
-      if (code !== 0 && signal === null) reject(new Error(`crash child failed (exit ${code}): ${stderr}`));
+      if (hung) reject(new Error(`crash child hung for 120 s: ${stderr}`));
+      else if (code !== 0 && signal === null) reject(new Error(`crash child failed (exit ${code}): ${stderr}`));
       else resolve({ code, signal, stdout, workMs: readyAt ? Date.now() - readyAt : 0 });
     });
   });
@@ -165,19 +170,25 @@ test('SIGKILL at 11 points (several inside Parquet writes), rerun: output identi
       // Odd scenarios resume over a finished run whose fingerprint changed (a harmless parameter), so
       // the killed run replaces old files; even ones start from nothing.
       const stale = i % 2 === 1 && previous !== undefined;
-      if (stale) await cp(previous!, runDir, { recursive: true });
       const extra: Record<string, string> = stale ? { CRASH_MAX_ROW_CHARS: '3000000' } : {};
       const [kind, value] = point.split(':') as [string, string];
-      const child = await runChild(env(runDir, kind === 'time' ? 'none' : point, extra), kind === 'time' ? Number(value) : undefined);
-      if (child.signal === 'SIGKILL') kills++;
+      let child: ChildRun | undefined;
+      // A timed kill can come after the child finished (the machine got faster): retry sooner.
+      for (let delay = Number(value), attempt = 0; attempt < 3 && child?.signal !== 'SIGKILL'; attempt++, delay = Math.floor(delay / 2)) {
+        await rm(runDir, { recursive: true, force: true });
+        if (stale) await cp(previous!, runDir, { recursive: true });
+        child = await runChild(env(runDir, kind === 'time' ? 'none' : point, extra), kind === 'time' ? delay : undefined);
+        if (kind !== 'time') break;
+      }
+      if (child!.signal === 'SIGKILL') kills++;
       else assert.equal(kind, 'time', `${label}: the self-kill happened`);
       const temps = await tempInfo(runDir);
       // Inside a Parquet write: bytes on disk under the temp name, no footer yet.
-      if (child.signal === 'SIGKILL' && temps.some((f) => f.size > 0 && !f.complete)) killsMidWrite++;
+      if (child!.signal === 'SIGKILL' && temps.some((f) => f.size > 0 && !f.complete)) killsMidWrite++;
 
       // The invariant at the moment of the crash: no manifest vouches for a partial or foreign file.
       const vouched = await assertManifestsVouchOnlyForIntactFiles(runDir, label);
-      t.diagnostic(`${label}: ${child.signal ?? 'finished first'}, ${temps.length} temp file(s) (${temps.filter((f) => !f.complete).length} partial), ${vouched} manifest(s) standing`);
+      t.diagnostic(`${label}: ${child!.signal ?? 'finished first'}, ${temps.length} temp file(s) (${temps.filter((f) => !f.complete).length} partial), ${vouched} manifest(s) standing`);
 
       // Rerun to completion (in-process; same code path as the CLI) and compare with the reference.
       const resumed = await prepareInProcess([input], runDir, { parts: PARTS });
