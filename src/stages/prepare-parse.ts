@@ -5,6 +5,8 @@
  */
 import { sha256, stableStringify } from '../util/hash.js';
 import type { Row } from '../io/schema.js';
+// One definition of "the last \\boxed{}" (MATH's last_boxed_only_string) for prepare and the verifier.
+import { lastBoxed } from '../verify/math/hendrycks.js';
 
 export const THOUGHT_OPEN = '<|begin_of_thought|>';
 export const THOUGHT_CLOSE = '<|end_of_thought|>';
@@ -157,36 +159,10 @@ export function splitResponse(text: string): { ok: true; thought: string; soluti
   return { ok: true, thought, solution };
 }
 
-/** The content of the last \boxed{…} (or \fbox{…}), nested braces included; null when there is none. */
-export function lastBoxed(text: string): string | null {
-  const index = Math.max(text.lastIndexOf('\\boxed'), text.lastIndexOf('\\fbox'));
-  if (index < 0) return null;
-  let i = text.indexOf('{', index);
-  if (i < 0) {
-    // "\boxed 5" form
-    const m = /^\\boxed\s+([^\s$]+)/.exec(text.slice(index));
-    return m ? m[1]! : null;
-  }
-  const between = text.slice(index, i).replace(/^\\(boxed|fbox)/, '');
-  if (between.trim() !== '') return null;
-  let depth = 0;
-  const start = i + 1;
-  for (; i < text.length; i++) {
-    const c = text[i];
-    if (c === '\\') {
-      i++;
-      continue;
-    }
-    if (c === '{') depth++;
-    else if (c === '}' && --depth === 0) return text.slice(start, i).trim();
-  }
-  return null; // unbalanced
-}
-
 /** The last \boxed{} answer, else a "final answer is …" / "Answer: …" line. */
 export function extractFinalAnswer(solution: string): string | null {
   const boxed = lastBoxed(solution);
-  if (boxed !== null) return boxed;
+  if (boxed !== null) return boxed.trim();
   const lines = solution.split('\n').map((l) => l.trim()).filter(Boolean).reverse();
   for (const line of lines) {
     const m = /(?:final answer is|final answer:|answer is|^answer\s*[:：])\s*(.+)$/i.exec(line);
