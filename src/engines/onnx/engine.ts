@@ -17,6 +17,8 @@ import { loadModelFolder, type LoadedModel, type SessionOptions } from './loader
 import { logSumExp, sampleToken } from './sampler.js';
 import { byteTable, CompletionText } from './text.js';
 import { BatchCache, type KvData } from './kvcache.js';
+import { planBatches } from './batching.js';
+import { SCORE_OUTPUTS } from './scoregraph.js';
 
 /** Options of the embedded engine. */
 export interface OnnxEngineOptions extends SessionOptions {
@@ -90,6 +92,10 @@ function int64(values: ArrayLike<number> | BigInt64Array, dims: number[]): ort.T
   return new ort.Tensor('int64', data, dims);
 }
 
+function logitsData(t: ort.Tensor): Float32Array {
+  return t.type === 'float16' ? f16Array(t.data as Uint16Array) : (t.data as Float32Array);
+}
+
 function presentOf(out: ort.InferenceSession.ReturnType, layers: number): ort.Tensor[] {
   const present: ort.Tensor[] = [];
   for (let i = 0; i < layers; i++) present.push(out[`present.${i}.key`]!, out[`present.${i}.value`]!);
@@ -117,6 +123,7 @@ export class OnnxEngine implements Engine {
   /** Decode steps write logits and present into preallocated buffers, unless the export refuses them (checked on first use). */
   private bindOutputs = true;
   private bindChecked = false;
+  private readonly presentNames: string[];
 
   constructor(readonly model: LoadedModel, options: Omit<OnnxEngineOptions, 'modelDir'> = {}) {
     this.id = `onnx:${model.dir}@${model.hash}`;
@@ -125,6 +132,8 @@ export class OnnxEngine implements Engine {
     this.prefillChunk = Math.max(1, options.prefillChunk ?? 512);
     this.scoreBudget = Math.max(1, options.scoreTokenBudget ?? 16384);
     this.logitsBudget = options.logitsBudgetBytes ?? 256 * 2 ** 20;
+    this.presentNames = [];
+    for (let i = 0; i < model.layers; i++) this.presentNames.push(`present.${i}.key`, `present.${i}.value`);
   }
 
   /** Runs calls one at a time: bounded memory, and onnxruntime's threads are not oversubscribed. */
@@ -186,14 +195,9 @@ export class OnnxEngine implements Engine {
 
   /** One forward pass with onnxruntime-allocated outputs (prefill, scoring, full logits). */
   private async forward(a: Parameters<OnnxEngine['feeds']>[0]): Promise<Forward> {
-    const out = await this.run(this.feeds(a));
-    const m = this.model;
+    const out = await this.run(this.feeds(a), ['logits', ...this.presentNames]);
     const lt = out.logits!;
-    const vocab = lt.dims[2]!;
-    const logits = lt.type === 'float16' ? f16Array(lt.data as Uint16Array) : (lt.data as Float32Array);
-    const present: ort.Tensor[] = [];
-    for (let i = 0; i < m.layers; i++) present.push(out[`present.${i}.key`]!, out[`present.${i}.value`]!);
-    return { logits, positions: lt.dims[1]!, vocab, present };
+    return { logits: logitsData(lt), positions: lt.dims[1]!, vocab: lt.dims[2]!, present: presentOf(out, this.model.layers) };
   }
 
   /** Prefills one prompt in chunks; returns its cache and the last position's logits. */
@@ -382,8 +386,14 @@ export class OnnxEngine implements Engine {
   }
 
   private async scoreNow(requests: ScoreRequest[]): Promise<ScoreResult[]> {
+    // Many requests share a prompt (K traces of one question): tokenize each distinct prompt once.
+    const prompts = new Map<string, number[]>();
     const ids: { prompt: number[]; continuation: number[] }[] = [];
-    for (const r of requests) ids.push({ prompt: await this.tokenize(r.prompt), continuation: await this.tokenize(r.continuation) });
+    for (const r of requests) {
+      let p = prompts.get(r.prompt);
+      if (!p) { p = await this.tokenize(r.prompt); prompts.set(r.prompt, p); }
+      ids.push({ prompt: p, continuation: await this.tokenize(r.continuation) });
+    }
     return this.scoreIdsNow(ids);
   }
 
@@ -396,41 +406,50 @@ export class OnnxEngine implements Engine {
       items.push({ seq: [...p, ...c], p: p.length, c });
     }
     const results: ScoreResult[] = items.map((it) => ({ tokens: it.c, logprobs: new Float32Array(it.c.length) }));
-    const order = items.map((_, i) => i).filter((i) => items[i]!.c.length > 0).sort((a, b) => items[b]!.seq.length - items[a]!.seq.length || a - b);
-    for (let k = 0; k < order.length;) {
-      const L = items[order[k]!]!.seq.length;
-      const n = Math.max(1, Math.min(this.maxRows, Math.floor(this.scoreBudget / L), order.length - k));
-      await this.scoreBatch(order.slice(k, k + n), items, results);
-      k += n;
-    }
+    const lengths = items.map((it) => (it.c.length > 0 ? it.seq.length : 0));
+    for (const batch of planBatches(lengths, { maxRows: this.maxRows, tokenBudget: this.scoreBudget })) await this.scoreBatch(batch, items, results);
     this.stats.scoreSeconds += (performance.now() - t0) / 1000;
     return results;
   }
 
   private async scoreBatch(batch: number[], items: { seq: number[]; p: number }[], results: ScoreResult[]): Promise<void> {
+    const m = this.model;
     const B = batch.length;
     const L = Math.max(...batch.map((i) => items[i]!.seq.length));
     const byBudget = Math.floor(this.scoreBudget / B);
-    const byLogits = Math.floor(this.logitsBudget / 4 / B / Math.max(1, this.model.vocabSize));
+    const byLogits = Math.floor(this.logitsBudget / 4 / B / Math.max(1, m.vocabSize));
     const chunk = Math.max(1, Math.min(L, byBudget, byLogits));
     let past = this.emptyPast(B);
     for (let start = 0; start < L; start += chunk) {
-      const end = Math.min(L, start + chunk), S = end - start;
-      const ids: number[] = [], mask: number[] = [], positions: number[] = [];
-      for (const i of batch) {
+      const end = Math.min(L, start + chunk), S = end - start, last = end >= L;
+      const ids = new BigInt64Array(B * S), mask = new BigInt64Array(B * end), positions = new BigInt64Array(B * S);
+      batch.forEach((i, b) => {
         const seq = items[i]!.seq;
-        for (let g = start; g < end; g++) { ids.push(g < seq.length ? seq[g]! : this.model.padId); positions.push(g); }
-        for (let g = 0; g < end; g++) mask.push(g < seq.length ? 1 : 0);
-      }
-      const f = await this.forward({ ids, batch: B, mask, positions, past, keepLast: false });
-      past = f.present;
+        for (let g = start; g < end; g++) { ids[b * S + g - start] = BigInt(g < seq.length ? seq[g]! : m.padId); positions[b * S + g - start] = BigInt(g); }
+        mask.fill(1n, b * end, b * end + Math.min(end, seq.length));
+      });
+      const feeds = this.feeds({ ids, batch: B, mask, positions, past, keepLast: false });
+      // The cache is fetched only when another chunk follows.
+      const presents = last ? [] : this.presentNames;
+      const out = await this.run(feeds, m.scoreOutputs ? [SCORE_OUTPUTS.next, SCORE_OUTPUTS.last, ...presents] : ['logits', ...presents]);
+      if (!last) past = presentOf(out, m.layers);
+      const next = m.scoreOutputs ? (out[SCORE_OUTPUTS.next]!.data as Float32Array) : null;
+      const lastLp = m.scoreOutputs ? (out[SCORE_OUTPUTS.last]!.data as Float32Array) : null;
+      const logits = m.scoreOutputs ? null : logitsData(out.logits!);
+      const V = m.scoreOutputs ? out[SCORE_OUTPUTS.last]!.dims[2]! : out.logits!.dims[2]!;
       batch.forEach((i, b) => {
         const { seq, p } = items[i]!;
-        const out = results[i]!.logprobs;
+        const res = results[i]!.logprobs;
         // Position g predicts token g + 1; the continuation starts at token p.
         for (let g = Math.max(start, p - 1); g < Math.min(end, seq.length - 1); g++) {
-          const off = (b * S + (g - start)) * f.vocab;
-          out[g - (p - 1)] = f.logits[off + seq[g + 1]!]! - logSumExp(f.logits, off, f.vocab);
+          const s = g - start;
+          if (logits) {
+            const off = (b * S + s) * V;
+            res[g - (p - 1)] = logits[off + seq[g + 1]!]! - logSumExp(logits, off, V);
+          } else {
+            // In-graph: the chunk's last position predicts the next chunk's first token, outside this chunk's input_ids.
+            res[g - (p - 1)] = s < S - 1 ? next![b * (S - 1) + s]! : lastLp![b * V + seq[g + 1]!]!;
+          }
         }
         if (start === 0) this.stats.scoredTokens += seq.length;
       });

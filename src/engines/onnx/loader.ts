@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { VrdataError } from '../../util/errors.js';
+import { SCORE_GRAPH_MAX_BYTES, withScoringOutputs } from './scoregraph.js';
 
 /** How the session runs. */
 export interface SessionOptions {
@@ -20,6 +21,8 @@ export interface SessionOptions {
   /** '0' (default): worker threads sleep when idle; spinning burns cores that other work on a busy machine needs. */
   allowSpinning?: '0' | '1';
   device?: 'cpu' | 'cuda';
+  /** false: do not add the in-graph scoring outputs (scoring then reads full logits). */
+  scoreGraph?: boolean;
   /** The .onnx file inside the folder (default onnx/model.onnx). */
   onnxFile?: string;
 }
@@ -44,6 +47,8 @@ export interface LoadedModel {
   /** Name of a logits-to-keep input (`num_logits_to_keep` or `logits_to_keep`), if the export has one. */
   logitsToKeep: string | null;
   hasUseCacheBranch: boolean;
+  /** The session has the scoring outputs of scoregraph.ts (log-probs computed inside onnxruntime). */
+  scoreOutputs: boolean;
   /** sha256 prefix of config.json and the .onnx file, for engine ids and fingerprints. */
   hash: string;
 }
@@ -153,9 +158,13 @@ export async function loadModelFolder(dirIn: string, o: SessionOptions = {}): Pr
   }
 
   if (o.device === 'cuda') checkCudaAvailable();
+  const st = await stat(onnxPath);
+  if (st.size === 0) throw E(`${onnxPath} is empty; re-export it`);
+  // Scoring outputs are added in memory where the file is small enough to rewrite; else scoring falls back to logits.
+  const scoring = o.scoreGraph !== false && st.size <= SCORE_GRAPH_MAX_BYTES ? withScoringOutputs(await readFile(onnxPath)) : null;
   let session: ort.InferenceSession;
   try {
-    session = await ort.InferenceSession.create(onnxPath, sessionOptions(o));
+    session = scoring ? await ort.InferenceSession.create(scoring, sessionOptions(o)) : await ort.InferenceSession.create(onnxPath, sessionOptions(o));
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0]!.slice(0, 300);
     throw E(`onnxruntime could not load ${onnxPath} (${msg}); the file is corrupt or not an ONNX model: re-export it or rerun \`vrdata model init\``, err);
@@ -199,13 +208,11 @@ export async function loadModelFolder(dirIn: string, o: SessionOptions = {}): Pr
   if (eosFromTok !== undefined && !eosIds.includes(eosFromTok)) eosIds.push(eosFromTok);
   const padTok = typeof tokConfig.pad_token === 'string' ? tokConfig.pad_token : undefined;
   const padId = asIds(gen.pad_token_id)[0] ?? asIds(config.pad_token_id)[0] ?? (padTok ? tokenizer.token_to_id(padTok) : undefined) ?? eosIds[0] ?? 0;
-  const st = await stat(onnxPath);
-  if (st.size === 0) throw E(`${onnxPath} is empty; re-export it`);
   return {
     dir, session, tokenizer, tokenizerJson: tokJson, layers, kvHeads, headDim, vocabSize,
     kvType: kvTypeRaw, logitsType, eosIds, padId,
     maxPositions: typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : Number.MAX_SAFE_INTEGER,
-    hasPositionIds: inputs.has('position_ids'), logitsToKeep, hasUseCacheBranch: inputs.has('use_cache_branch'),
+    hasPositionIds: inputs.has('position_ids'), logitsToKeep, hasUseCacheBranch: inputs.has('use_cache_branch'), scoreOutputs: scoring !== null,
     hash: await hashFiles([join(dir, 'config.json'), onnxPath]),
   };
 }
