@@ -28,6 +28,8 @@ export interface Completion {
   tokens: number;
   /** Sum of the sampled tokens' log-probs under the unmodified distribution (temperature 1), when the engine knows it. */
   logprob?: number;
+  /** Per-token log-probs of the sampled tokens (same distribution as `logprob`, one per token), when the engine knows them. */
+  tokenLogprobs?: number[];
 }
 
 export interface GenerateRequest {

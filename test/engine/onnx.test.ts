@@ -197,3 +197,50 @@ test('`vrdata generate --json` and `vrdata score --json` print results', () => {
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /engine: model folder .* does not exist/);
 });
+
+test('completions carry per-token log-probs: one per token, summing to logprob, equal to scoring (1e-4)', async () => {
+  const out = await engine.generate([{ prompt: prompts[0]!, options: opts({ n: 3, seed: 21, maxTokens: 16, temperature: 0.8, topP: 0.9 }) }]);
+  const promptIds = await engine.tokenize(prompts[0]!);
+  for (const c of out[0]!) {
+    assert.equal(c.tokenLogprobs.length, c.tokens);
+    assert.ok(Math.abs(c.tokenLogprobs.reduce((a, b) => a + b, 0) - c.logprob!) < 1e-9);
+    const [scored] = await engine.scoreIds([{ prompt: promptIds, continuation: c.ids }]);
+    c.tokenLogprobs.forEach((lp, t) => assert.ok(Math.abs(lp - scored!.logprobs[t]!) < 1e-4, `token ${t}: ${lp} vs ${scored!.logprobs[t]}`));
+  }
+});
+
+test('in-graph scoring equals scoring from full logits (1e-5), chunked or not', async () => {
+  assert.equal(engine.model.scoreOutputs, true, 'the project\'s own model gets the scoring outputs');
+  const plain = await openOnnxEngine({ modelDir, threads: 1, scoreGraph: false });
+  const chunked = await openOnnxEngine({ modelDir, threads: 1, scoreTokenBudget: 5 });
+  try {
+    assert.equal(plain.model.scoreOutputs, false);
+    const reqs = prompts.map((p, i) => ({ prompt: p, continuation: ` ${prompts[(i + 2) % prompts.length]!} <|end_of_thought|>` }));
+    const a = await engine.score(reqs), b = await plain.score(reqs), c = await chunked.score(reqs);
+    reqs.forEach((_, i) => {
+      assert.equal(a[i]!.logprobs.length, b[i]!.logprobs.length);
+      for (let t = 0; t < a[i]!.logprobs.length; t++) {
+        assert.ok(Math.abs(a[i]!.logprobs[t]! - b[i]!.logprobs[t]!) < 1e-5, `row ${i} token ${t}: in-graph vs logits`);
+        assert.ok(Math.abs(c[i]!.logprobs[t]! - b[i]!.logprobs[t]!) < 1e-5, `row ${i} token ${t}: chunked in-graph vs logits`);
+      }
+    });
+  } finally { await plain.close(); await chunked.close(); }
+});
+
+test('rows that finish early (other max_tokens) leave the rest of the batch unchanged; preallocated and copied outputs agree', async () => {
+  // Requests with different lengths finish at different steps, so finished rows ride along and are later dropped.
+  const reqs = prompts.map((prompt, i) => ({ prompt, options: opts({ n: 4, seed: 40 + i, maxTokens: [3, 25, 9, 17][i]!, temperature: 0.9 }) }));
+  const together = await engine.generate(reqs);
+  const copying = await openOnnxEngine({ modelDir, threads: 1, bindOutputs: false });
+  try {
+    const copied = await copying.generate(reqs);
+    assert.deepEqual(copied.map((cs) => cs.map((c) => c.ids)), together.map((cs) => cs.map((c) => c.ids)));
+  } finally { await copying.close(); }
+  let same = 0, total = 0;
+  for (const [i, r] of reqs.entries()) {
+    const [alone] = await engine.generate([r]);
+    alone!.forEach((c, s) => { total++; if (c.text === together[i]![s]!.text) same++; });
+    together[i]!.forEach((c) => assert.equal(c.tokens, r.options.maxTokens));
+  }
+  assert.ok(same / total >= 0.99, `${total - same} of ${total} differ`);
+});

@@ -31,6 +31,8 @@ export interface OnnxEngineOptions extends SessionOptions {
   scoreTokenBudget?: number;
   /** Bytes of float32 logits one forward pass may produce; bounds chunk sizes for large vocabularies (default 256 MiB). */
   logitsBudgetBytes?: number;
+  /** false: decode lets onnxruntime allocate its outputs and copies them (what an export that refuses preallocated outputs gets; default true). */
+  bindOutputs?: boolean;
 }
 
 /** Counters since the engine opened; tokens/s = tokens / seconds. */
@@ -46,6 +48,7 @@ export interface EngineStats {
 /** A completion with the sampled token ids (this engine knows them; text may not re-tokenize to them). */
 export interface OnnxCompletion extends Completion {
   ids: number[];
+  tokenLogprobs: number[];
 }
 
 interface Forward {
@@ -64,6 +67,7 @@ interface Row {
   text: CompletionText;
   generated: number;
   logprob: number;
+  tokenLogprobs: number[];
   last: number;
   ids: number[];
   done: boolean;
@@ -121,7 +125,7 @@ export class OnnxEngine implements Engine {
   private readonly scoreBudget: number;
   private readonly logitsBudget: number;
   /** Decode steps write logits and present into preallocated buffers, unless the export refuses them (checked on first use). */
-  private bindOutputs = true;
+  private bindOutputs: boolean;
   private bindChecked = false;
   private readonly presentNames: string[];
 
@@ -132,6 +136,7 @@ export class OnnxEngine implements Engine {
     this.prefillChunk = Math.max(1, options.prefillChunk ?? 512);
     this.scoreBudget = Math.max(1, options.scoreTokenBudget ?? 16384);
     this.logitsBudget = options.logitsBudgetBytes ?? 256 * 2 ** 20;
+    this.bindOutputs = options.bindOutputs ?? true;
     this.presentNames = [];
     for (let i = 0; i < model.layers; i++) this.presentNames.push(`present.${i}.key`, `present.${i}.value`);
   }
@@ -238,7 +243,7 @@ export class OnnxEngine implements Engine {
     let rows = 0;
     for (const [i, r] of requests.entries()) {
       if (r.options.maxTokens === 0) {
-        for (let s = 0; s < r.options.n; s++) results[i]![s] = { text: '', finishReason: 'length', tokens: 0, logprob: 0, ids: [] } as OnnxCompletion;
+        for (let s = 0; s < r.options.n; s++) results[i]![s] = { text: '', finishReason: 'length', tokens: 0, logprob: 0, tokenLogprobs: [], ids: [] };
         continue;
       }
       for (let from = 0; from < r.options.n; from += this.maxRows) {
@@ -270,7 +275,7 @@ export class OnnxEngine implements Engine {
         rows.push({
           req: u.req, sample: s, promptLen: prompts[u.req]!.length, rng: new Rng(o.seed + s),
           text: new CompletionText({ table: this.table, tok: m.tokenizer, stop: o.stop }),
-          generated: 0, logprob: 0, last: -1, ids: [], done: false, finish: 'length',
+          generated: 0, logprob: 0, tokenLogprobs: [], last: -1, ids: [], done: false, finish: 'length',
         });
       }
     }
@@ -362,6 +367,7 @@ export class OnnxEngine implements Engine {
     const { id, logprob } = sampleToken(logits, offset, vocab, o, r.rng.uniform());
     r.generated++;
     r.logprob += logprob;
+    r.tokenLogprobs.push(logprob);
     r.last = id;
     r.ids.push(id);
     this.stats.generatedTokens++;
@@ -372,7 +378,7 @@ export class OnnxEngine implements Engine {
   }
 
   private finishRow(r: Row, results: OnnxCompletion[][]): void {
-    const c: OnnxCompletion = { text: r.text.text, finishReason: r.finish, tokens: r.generated, logprob: r.logprob, ids: r.ids };
+    const c: OnnxCompletion = { text: r.text.text, finishReason: r.finish, tokens: r.generated, logprob: r.logprob, tokenLogprobs: r.tokenLogprobs, ids: r.ids };
     results[r.req]![r.sample] = c;
   }
 
