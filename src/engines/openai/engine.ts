@@ -92,15 +92,15 @@ export async function openOpenAIEngine(options: OpenAIEngineOptions): Promise<Op
   const clock = options.clock ?? systemClock;
   const policy: RetryPolicy = { ...DEFAULT_RETRY_POLICY, ...(options.retry ?? {}) };
   const timeoutMs = options.timeoutMs ?? 600_000;
-  const headers: Record<string, string> = {};
+  let headers: Record<string, string> | undefined;
   if (options.apiKeyEnv) {
     const key = process.env[options.apiKeyEnv];
     if (!key) throw usageError('openai', `the environment variable ${options.apiKeyEnv} (named by apiKeyEnv) is empty or unset; export the API key in it.`);
-    headers.authorization = `Bearer ${key}`;
+    headers = { authorization: `Bearer ${key}` };
   }
   const pool = new EndpointPool({ urls, concurrency: options.concurrency ?? 32, policy, clock, random: options.random });
   const call = (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> =>
-    pool.run(async (ep: Endpoint) => (await httpJson({ url: new URL(path, ep.url), method, body, headers, timeoutMs, agent: ep.agent })).json);
+    pool.run(async (ep: Endpoint) => (await httpJson({ pool: ep.http, where: `${method} ${ep.url.origin}${path}`, path, method, body, headers, timeoutMs })).json);
 
   try {
     let model = options.model;
@@ -117,7 +117,7 @@ export async function openOpenAIEngine(options: OpenAIEngineOptions): Promise<Op
     const tokenizer = options.tokenizer ? loadTokenizer(options.tokenizer) : undefined;
     return buildEngine({ pool, call, model, dialect, tokenizer });
   } catch (err) {
-    pool.close();
+    await pool.close();
     throw err;
   }
 }
@@ -183,6 +183,6 @@ function buildEngine(parts: {
       retries: pool.retries,
       endpoints: pool.endpoints.map((ep) => ({ url: ep.url.origin, ...ep.counts })),
     }),
-    close: async () => pool.close(),
+    close: () => pool.close(),
   };
 }

@@ -3,17 +3,18 @@
  * least loaded one that is not cooling down after a 429, and retries through ratelimit.ts.
  * Each attempt picks an endpoint afresh, so a dead endpoint's requests move to the others.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type { Pool } from 'undici';
 import pLimit, { type LimitFunction } from 'p-limit';
 import { CoolDown, TransientError, backoffDelay, withRetries, type Clock, type RetryPolicy } from '../ratelimit.js';
+import { openPool } from './http.js';
 
 export interface Endpoint {
   /** Base URL, e.g. http://10.0.0.5:8000 (no trailing /v1). */
   readonly url: URL;
   readonly limit: LimitFunction;
   readonly cooldown: CoolDown;
-  readonly agent: http.Agent;
+  /** Keep-alive connections to this endpoint, as many as `concurrency`. */
+  readonly http: Pool;
   /** Requests assigned here and not finished (queued in the limiter included). */
   load: number;
   /** Transient failures since the last success; two or more in a row rest the endpoint. */
@@ -36,12 +37,11 @@ export class EndpointPool {
   constructor(private readonly options: PoolOptions) {
     this.endpoints = options.urls.map((u) => {
       const url = new URL(u.replace(/\/+$/, '').replace(/\/v1$/, ''));
-      const agentOptions = { keepAlive: true, maxSockets: options.concurrency };
       return {
         url,
         limit: pLimit(options.concurrency),
         cooldown: new CoolDown(options.clock),
-        agent: url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions),
+        http: openPool(url.origin, options.concurrency),
         load: 0,
         failStreak: 0,
         counts: { ok: 0, transient: 0, failed: 0 },
@@ -97,7 +97,8 @@ export class EndpointPool {
     );
   }
 
-  close(): void {
-    for (const ep of this.endpoints) ep.agent.destroy();
+  /** Drops every connection; requests still in flight fail (not retried). */
+  async close(): Promise<void> {
+    await Promise.all(this.endpoints.map((ep) => ep.http.destroy()));
   }
 }
