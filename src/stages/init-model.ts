@@ -10,12 +10,37 @@
  * original response, so the merges cover the prompt scaffolding as well as the task's text.
  */
 import { join } from 'node:path';
+import { readFile, writeFile } from 'node:fs/promises';
 import { defineStage } from '../pipeline/stage.js';
 import type { Schema } from '../io/schema.js';
 import { initModelFolder } from '../model/folder.js';
 import { renderTemplate, templateText, originalResponse } from './templates.js';
 import { modelFolderOf } from './train.js';
 import { usageError } from '../util/errors.js';
+import { MARKER_TOKENS } from '../model/tokenizer.js';
+import { MODEL_FILES } from '../model/folder.js';
+
+/**
+ * Makes the reasoning markers plain text in a model folder's tokenizer. Why: DESIGN cuts a trace
+ * just after "<|end_of" and the rollout (and the built response z + "_thought|>...") continues from
+ * there. With the markers as single tokens, a model trained on original responses has only ever
+ * seen the whole-marker id, so the byte pieces "<|end_of" + "_thought|>" are out of its
+ * distribution (measured: a toy pi_theta0 answered 46% of questions but only 11% of its rollouts
+ * after a cut trace were right, and training on the built set halved its accuracy). As plain text,
+ * "<|end_of_thought|>" splits into the same pre-tokenizer pieces with or without the cut. Their ids
+ * stay in the vocabulary, unused; the chat specials (<|im_start|>, <|im_end|>, EOS) are kept.
+ */
+async function dropMarkerTokens(dir: string): Promise<void> {
+  const markers = new Set<string>(MARKER_TOKENS);
+  const tokPath = join(dir, MODEL_FILES.tokenizer);
+  const tok = JSON.parse(await readFile(tokPath, 'utf8')) as { added_tokens: { content: string }[] };
+  tok.added_tokens = tok.added_tokens.filter((t) => !markers.has(t.content));
+  await writeFile(tokPath, `${JSON.stringify(tok, null, 2)}\n`);
+  const cfgPath = join(dir, MODEL_FILES.tokenizerConfig);
+  const cfg = JSON.parse(await readFile(cfgPath, 'utf8')) as { added_tokens_decoder: Record<string, { content: string }> };
+  for (const [id, t] of Object.entries(cfg.added_tokens_decoder)) if (markers.has(t.content)) delete cfg.added_tokens_decoder[id];
+  await writeFile(cfgPath, `${JSON.stringify(cfg, null, 2)}\n`);
+}
 
 export interface InitModelParams {
   layers: number;
@@ -27,6 +52,7 @@ export interface InitModelParams {
   seed: number;
   init_std: number;
   templates: string[];
+  marker_tokens: boolean;
 }
 
 /** One row per model made: what the folder holds. */
@@ -55,6 +81,7 @@ export const initModelStage = defineStage<InitModelParams>({
     seed: { type: 'integer', default: 0, describe: 'weight seed' },
     init_std: { type: 'number', default: 0.02, describe: 'standard deviation of the random matrices' },
     templates: { type: 'string[]', default: ['reasoning'], describe: 'prompt templates rendered into the merges corpus (the ones the run trains with)' },
+    marker_tokens: { type: 'boolean', default: true, describe: 'reasoning markers (<|end_of_thought|>, ...) as single added tokens; false: plain BPE text, so a trace cut at "<|end_of" continues in tokens the model has seen' },
   },
   fingerprintExtra: (p) => p.templates.map((t) => templateText(t)).join('\u0000'),
   async run(ctx) {
@@ -75,6 +102,7 @@ export const initModelStage = defineStage<InitModelParams>({
       intermediate: p.intermediate > 0 ? p.intermediate : undefined, seed: p.seed, initStd: p.init_std,
       mergesCorpus: corpus, merges: p.merges,
     });
+    if (!p.marker_tokens) await dropMarkerTokens(join(ctx.runDir, folder));
     ctx.log(`wrote ${folder}: ${made.params} parameters, vocabulary ${made.vocabSize}`);
     await ctx.write('model_card', [{ model: folder, params: made.params, vocab_size: made.vocabSize, merges: p.merges, corpus_chars: corpus.length }]);
     ctx.progress.tick(1);
