@@ -8,10 +8,12 @@
  *   onnxruntime forward pass over the same tokens (right-padded batch, same session options).
  *   Goal: >= 0.9 of the bare forward.
  * Both use the same intra-op threads (BENCH_ENGINE_THREADS, default 1: the CI machine has 2
- * shared cores). Contenders run alternately, best of BENCH_ENGINE_REPEATS runs each (default 3) after a warm-up.
+ * shared cores). Contenders run alternately, BENCH_ENGINE_REPEATS runs each (default 5) after a
+ * warm-up; the ratio of best times and the ratio of median times are both printed, with the load
+ * average, because a shared machine's load shifts under the benchmark.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { env, AutoModelForCausalLM, AutoTokenizer } from '@huggingface/transformers';
@@ -20,7 +22,7 @@ import { openOnnxEngine } from '../src/engines/onnx/engine.js';
 import { DEFAULT_GENERATE_OPTIONS } from '../src/engines/types.js';
 
 const THREADS = Number(process.env.BENCH_ENGINE_THREADS ?? 1);
-const REPEATS = Number(process.env.BENCH_ENGINE_REPEATS ?? 3);
+const REPEATS = Number(process.env.BENCH_ENGINE_REPEATS ?? 5);
 const N = 8, NEW_TOKENS = 128;
 const PROMPTS = [
   'Question: what is 17 * 23? Think step by step.',
@@ -29,19 +31,22 @@ const PROMPTS = [
   'Write a short proof that the square root of 2 is irrational.',
 ];
 
-/** Runs two contenders alternately (the machine's load shifts; alternation keeps it fair), best time of each after a warm-up of each. */
-async function race<A, B>(a: () => Promise<A>, b: () => Promise<B>): Promise<{ a: { seconds: number; value: A }; b: { seconds: number; value: B } }> {
+interface Timed<T> { best: number; median: number; value: T }
+
+/** Runs two contenders alternately (the machine's load shifts; alternation keeps it fair) after a warm-up of each; best and median seconds of each. */
+async function race<A, B>(a: () => Promise<A>, b: () => Promise<B>): Promise<{ a: Timed<A>; b: Timed<B> }> {
   let va = await a(), vb = await b();
-  let sa = Infinity, sb = Infinity;
+  const ta: number[] = [], tb: number[] = [];
   for (let i = 0; i < REPEATS; i++) {
     let t0 = performance.now();
     va = await a();
-    sa = Math.min(sa, (performance.now() - t0) / 1000);
+    ta.push((performance.now() - t0) / 1000);
     t0 = performance.now();
     vb = await b();
-    sb = Math.min(sb, (performance.now() - t0) / 1000);
+    tb.push((performance.now() - t0) / 1000);
   }
-  return { a: { seconds: sa, value: va }, b: { seconds: sb, value: vb } };
+  const stat = (t: number[]) => { const s = [...t].sort((x, y) => x - y); return { best: s[0]!, median: s[s.length >> 1]! }; };
+  return { a: { ...stat(ta), value: va }, b: { ...stat(tb), value: vb } };
 }
 
 async function benchModel(label: string, dir: string): Promise<void> {
@@ -61,8 +66,7 @@ async function benchModel(label: string, dir: string): Promise<void> {
     const gen = await race(() => engine.generate(requests), () => peer.generate({ ...inputs, do_sample: true, top_k: 0, max_new_tokens: NEW_TOKENS, min_new_tokens: NEW_TOKENS }));
     const ours = gen.a, theirs = gen.b;
     const ourTokens = ours.value.flat().reduce((s, c) => s + c.tokens, 0);
-    const ourGen = ourTokens / ours.seconds;
-    const theirGen = (PROMPTS.length * N * NEW_TOKENS) / theirs.seconds;
+    const theirTokens = PROMPTS.length * N * NEW_TOKENS;
     await peer.dispose();
 
     // Scoring: vrdata score of the generated pairs vs one bare forward over the same tokens.
@@ -82,10 +86,11 @@ async function benchModel(label: string, dir: string): Promise<void> {
     const sc = await race(() => engine.score(pairs), () => bare.run(feeds));
     const scored = sc.a, fwd = sc.b;
     await bare.release();
-    const ourScore = tokens / scored.seconds, bareScore = tokens / fwd.seconds;
-
-    console.log(`engine ${label}: generation ${ourGen.toFixed(0)} tok/s (vrdata, ${ourTokens} tokens in ${ours.seconds.toFixed(2)} s) vs transformers.js ${theirGen.toFixed(0)} tok/s (${theirs.seconds.toFixed(2)} s): ratio ${(ourGen / theirGen).toFixed(2)}x (goal >= 3)`);
-    console.log(`engine ${label}: scoring ${ourScore.toFixed(0)} tok/s (vrdata score, ${tokens} tokens, ${B} pairs) vs bare onnxruntime forward ${bareScore.toFixed(0)} tok/s: ratio ${(ourScore / bareScore).toFixed(2)} (goal >= 0.9)`);
+    const rate = (n: number, s: number): string => (n / s).toFixed(0);
+    console.log(`engine ${label}: generation vrdata ${rate(ourTokens, ours.best)} tok/s best, ${rate(ourTokens, ours.median)} median (${ourTokens} tokens) vs transformers.js ${rate(theirTokens, theirs.best)} best, ${rate(theirTokens, theirs.median)} median (${theirTokens} tokens): ` +
+      `ratio ${((ourTokens / ours.best) / (theirTokens / theirs.best)).toFixed(2)}x best, ${((ourTokens / ours.median) / (theirTokens / theirs.median)).toFixed(2)}x median (goal >= 3)`);
+    console.log(`engine ${label}: scoring vrdata score ${rate(tokens, scored.best)} tok/s best, ${rate(tokens, scored.median)} median (${tokens} tokens, ${B} pairs) vs bare onnxruntime forward ${rate(tokens, fwd.best)} best, ${rate(tokens, fwd.median)} median: ` +
+      `ratio ${(fwd.best / scored.best).toFixed(2)} best, ${(fwd.median / scored.median).toFixed(2)} median (goal >= 0.9); load average ${loadavg()[0]!.toFixed(1)}`);
   } finally {
     await engine.close();
   }
@@ -95,7 +100,7 @@ async function benchModel(label: string, dir: string): Promise<void> {
 export async function run(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'vrdata-bench-engine-'));
   try {
-    console.log(`engine: threads ${THREADS}, ${PROMPTS.length} prompts x n=${N}, ${NEW_TOKENS} new tokens, best of ${REPEATS}`);
+    console.log(`engine: threads ${THREADS}, ${PROMPTS.length} prompts x n=${N}, ${NEW_TOKENS} new tokens, ${REPEATS} alternating runs each; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     const tiny = join(root, 'tiny');
     await initModelFolder({ out: tiny, layers: 2, hidden: 64, heads: 4, kvHeads: 2, seed: 1 });
     await benchModel('tiny (2 layers, hidden 64)', tiny);

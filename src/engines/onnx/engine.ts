@@ -280,7 +280,9 @@ export class OnnxEngine implements Engine {
       }
     }
     // Left-padded batch cache: row r's prompt occupies the last promptLen columns of T.
-    const cache = new BatchCache(m, rows.length, Math.max(...rows.map((r) => r.promptLen)));
+    const T0 = Math.max(...rows.map((r) => r.promptLen));
+    const finalT = T0 + Math.max(...rows.map((r) => requests[r.req]!.options.maxTokens));
+    const cache = new BatchCache(m, rows.length, T0, Math.min(finalT, m.maxPositions));
     rows.forEach((r, b) => {
       const past = prefills.get(r.req)!.past;
       for (let l = 0; l < 2 * m.layers; l++) cache.writeRow(l, b, past[l]!.data as KvData, r.promptLen);

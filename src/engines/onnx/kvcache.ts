@@ -33,11 +33,13 @@ export class BatchCache {
   private next: KvData[];
   private readonly perCol: number;
 
-  constructor(private readonly shape: KvShape, rows: number, T: number) {
+  /** `finalT`: the longest the past can get; both sets are sized for it at once when that fits in `preallocBytes` (default 512 MiB), else they grow. */
+  constructor(private readonly shape: KvShape, rows: number, T: number, finalT = 0, preallocBytes = 512 * 2 ** 20) {
     this.rows = rows;
     this.T = T;
     this.perCol = shape.kvHeads * shape.headDim;
-    const cols = growCols(T + 1);
+    const bytes = (cols: number): number => 2 * 2 * shape.layers * rows * this.perCol * cols * (shape.kvType === 'float16' ? 2 : 4);
+    const cols = finalT > T && bytes(finalT + 1) <= preallocBytes ? finalT + 1 : growCols(T + 1);
     this.cur = Array.from({ length: 2 * shape.layers }, () => alloc(shape.kvType, rows * this.perCol * cols));
     this.next = Array.from({ length: 2 * shape.layers }, () => alloc(shape.kvType, rows * this.perCol * cols));
   }
