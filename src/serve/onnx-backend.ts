@@ -5,8 +5,8 @@
  * scoring pass over prompt + completion ids per engine call (exact up to float noise), only for
  * requests that ask for logprobs.
  *
- * Requests that arrive while the engine is busy are gathered and run as one engine call, so
- * concurrent HTTP clients get the engine's batched decode (each sample keeps its own seed, so its
+ * Requests that arrive together or while the engine is busy are gathered and run as one engine
+ * call, so concurrent HTTP clients get the engine's batched decode (each sample keeps its own seed, so its
  * result does not depend on the batch, up to float noise in batched matmuls).
  */
 import type { GenerateOptions, GenerateRequest } from '../engines/types.js';
@@ -18,10 +18,13 @@ interface BackendRequest extends GenerateRequest {
   wantLogprobs: boolean;
 }
 
+/** How long an idle server waits for more requests before starting a batch (see `batcher`). */
+export const DEFAULT_BATCH_WINDOW_MS = 5;
+
 /** Serves `engine` under `modelName` (the name clients put in "model"). */
-export function onnxBackend(engine: OnnxEngine, modelName: string, options: { maxBatch?: number } = {}): ServeBackend {
+export function onnxBackend(engine: OnnxEngine, modelName: string, options: { maxBatch?: number; batchWindowMs?: number } = {}): ServeBackend {
   const tokenizer = engine.model.tokenizer;
-  const generateBatched = batcher<BackendRequest, DetailedCompletion[]>((reqs) => generateWithLogprobs(engine, reqs), options.maxBatch ?? 64);
+  const generateBatched = batcher<BackendRequest, DetailedCompletion[]>((reqs) => generateWithLogprobs(engine, reqs), options.maxBatch ?? 64, options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS);
   const decode = (ids: number[]): string => tokenizer.decode(ids, { skip_special_tokens: false });
   // logprobs.tokens asks for every sampled token's text: decoding one id at a time is the
   // tokenizer's slow path, and a vocabulary is small, so each id is decoded once.
@@ -77,14 +80,18 @@ function carries(c: OnnxCompletion): boolean {
 }
 
 /**
- * Turns a batch function into a per-item one: items queued while a batch runs go together into
- * the next call (at most `max`), so one caller alone is never delayed.
+ * Turns a batch function into a per-item one. When the engine is idle, the first item waits
+ * `windowMs` for others (requests sent together reach the server over a millisecond or two, and
+ * an engine call runs to completion before the next starts, so a batch split in two costs a
+ * whole extra decode); items queued while a batch runs go together into the next call at once.
+ * A batch holds at most `max` items; a full window starts without waiting.
  */
-export function batcher<In, Out>(run: (items: In[]) => Promise<Out[]>, max: number): (item: In) => Promise<Out> {
+export function batcher<In, Out>(run: (items: In[]) => Promise<Out[]>, max: number, windowMs = 0): (item: In) => Promise<Out> {
   let queue: { item: In; resolve: (o: Out) => void; reject: (e: unknown) => void }[] = [];
   let running = false;
+  let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   const pump = async (): Promise<void> => {
-    running = true;
+    timer = undefined;
     while (queue.length > 0) {
       const batch = queue.slice(0, max);
       queue = queue.slice(batch.length);
@@ -100,7 +107,14 @@ export function batcher<In, Out>(run: (items: In[]) => Promise<Out[]>, max: numb
   return (item) =>
     new Promise<Out>((resolve, reject) => {
       queue.push({ item, resolve, reject });
-      // Start on the next macrotask so requests parsed in the same I/O turn share the first batch.
-      if (!running) { running = true; setImmediate(() => void pump()); }
+      if (!running) {
+        running = true;
+        // Even with no window, start on the next macrotask so requests parsed in the same I/O turn share the batch.
+        timer = windowMs > 0 ? setTimeout(() => void pump(), windowMs) : setImmediate(() => void pump());
+      } else if (timer && queue.length >= max) {
+        if (windowMs > 0) clearTimeout(timer as NodeJS.Timeout);
+        else clearImmediate(timer as NodeJS.Immediate);
+        void pump();
+      }
     });
 }
