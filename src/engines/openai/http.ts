@@ -37,8 +37,9 @@ export interface HttpJsonResponse {
  */
 export function openPool(origin: string, connections: number): Pool {
   // headersTimeout/bodyTimeout off: httpJson's own timer bounds the whole exchange (undici's
-  // defaults of 300 s would cut long generations short).
-  return new Pool(origin, { connections, pipelining: 1, headersTimeout: 0, bodyTimeout: 0, keepAliveTimeout: 60_000 });
+  // defaults of 300 s would cut long generations short). keepAliveTimeout stays undici's 4 s,
+  // under uvicorn's 5 s (vLLM, SGLang), so an idle connection is dropped here before the server drops it.
+  return new Pool(origin, { connections, pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
 }
 
 /** Parses Retry-After (seconds or an HTTP date) into milliseconds. */
