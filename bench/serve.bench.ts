@@ -54,9 +54,17 @@ async function tokensPerSecond(): Promise<void> {
   const warm = work.map((r) => ({ ...r, options: { ...r.options, maxTokens: 4 } }));
   await local.generate(warm);
   await client.generate(warm);
+  // CPU seconds of this process (onnxruntime's threads included) per 1k tokens, beside wall time:
+  // less swayed than tokens/s by other work on a shared machine.
+  const cpuPerK = { local: [] as number[], http: [] as number[] };
   const timed = async (engine: Engine): Promise<number> => {
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    return count(await engine.generate(work)) / ((performance.now() - t0) / 1000);
+    const tokens = count(await engine.generate(work));
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    cpuPerK[engine === local ? 'local' : 'http'].push((cpu.user + cpu.system) / 1e6 / (tokens / 1000));
+    return tokens / seconds;
   };
   // Interleaved, order swapped each round, so a burst of load on a shared machine hits both alike.
   const inProcess: number[] = [];
@@ -81,8 +89,8 @@ async function tokensPerSecond(): Promise<void> {
   await rm(dir, { recursive: true });
   const show = (xs: number[]): string => `${median(xs).toFixed(0)} tokens/s median, best ${Math.max(...xs).toFixed(0)} (${xs.map((x) => x.toFixed(0)).join(', ')})`;
   console.log(`serve: generation, ${work.length} prompts x n=4 x 64 tokens, 4-layer 256-wide model, 1 onnxruntime thread, ${ROUNDS} rounds interleaved`);
-  console.log(`  in-process (baseline)      ${show(inProcess)}`);
-  console.log(`  vrdata serve + openai      ${show(overHttp)}`);
+  console.log(`  in-process (baseline)      ${show(inProcess)}; ${median(cpuPerK.local).toFixed(3)} CPU s per 1k tokens`);
+  console.log(`  vrdata serve + openai      ${show(overHttp)}; ${median(cpuPerK.http).toFixed(3)} CPU s per 1k tokens (client and server)`);
   console.log(`  ratio ${(median(overHttp) / median(inProcess)).toFixed(3)} of medians, ${(Math.max(...overHttp) / Math.max(...inProcess)).toFixed(3)} of bests (goal >= 0.90); server's engine batches: ${batches.join(' ')} (the baseline: ${work.length} per call)`);
   console.log(`  forward passes: in-process ${passes.local}, served ${passes.served}`);
 }
