@@ -100,7 +100,7 @@ export async function openOpenAIEngine(options: OpenAIEngineOptions): Promise<Op
   }
   const pool = new EndpointPool({ urls, concurrency: options.concurrency ?? 32, policy, clock, random: options.random });
   const call = (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> =>
-    pool.run(async (ep: Endpoint) => (await httpJson({ pool: ep.http, where: `${method} ${ep.url.origin}${path}`, path, method, body, headers, timeoutMs })).json);
+    pool.run(async (ep: Endpoint) => (await httpJson({ pool: ep.http, where: `${method} ${ep.origin}${path}`, path, method, body, headers, timeoutMs })).json);
 
   try {
     let model = options.model;

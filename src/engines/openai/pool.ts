@@ -10,6 +10,8 @@ import { openPool } from './http.js';
 export interface Endpoint {
   /** Base URL, e.g. http://10.0.0.5:8000 (no trailing /v1). */
   readonly url: URL;
+  /** `url.origin`, kept as a string (URL's getter builds it anew on every read). */
+  readonly origin: string;
   /** At most `concurrency` requests in flight here. */
   readonly gate: Gate;
   readonly cooldown: CoolDown;
@@ -85,6 +87,7 @@ export class EndpointPool {
       const url = new URL(u.replace(/\/+$/, '').replace(/\/v1$/, ''));
       return {
         url,
+        origin: url.origin,
         gate: new Gate(options.concurrency),
         cooldown: new CoolDown(options.clock),
         http: openPool(url.origin, options.concurrency),
