@@ -1,20 +1,13 @@
+import { Rng } from '../train/rng.js';
+
 /**
- * A seeded PRNG for the synthetic tasks (mulberry32; 32-bit state). Streams are derived from
- * (seed, label) through a string hash so that, e.g., the eval split does not depend on how many
- * training rows were asked for.
+ * The seeded PRNG of the synthetic tasks: the trainer's mulberry32 (one generator for the whole
+ * project's data order and data), with streams derived from (seed, label) through a string hash
+ * so that, e.g., the eval split does not depend on how many training rows were asked for.
  */
-export class SynthRng {
-  private s: number;
+export class SynthRng extends Rng {
   constructor(seed: number, label = '') {
-    this.s = mixSeed(seed, label);
-  }
-  /** Uniform in [0, 1). */
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    super(mixSeed(seed, label));
   }
   /** Uniform integer in [lo, hi], both inclusive; requires lo <= hi. */
   int(lo: number, hi: number): number {
