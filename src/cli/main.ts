@@ -9,7 +9,6 @@ import { commands } from './commands/index.js';
 import { VrdataError, describeError, usageError } from '../util/errors.js';
 
 export async function main(argv: string[]): Promise<number> {
-  let usageFailure = false;
   const parser = yargs(argv)
     .scriptName('vrdata')
     .usage('$0 <command> [options]\n\nBuild variational-reasoning training data and fine-tune on it.\nEvery stage is its own command; `vrdata run <pipeline.yaml>` runs them all.')
@@ -21,7 +20,6 @@ export async function main(argv: string[]): Promise<number> {
     .fail((msg, err, y) => {
       if (err) throw err;
       // Throwing stops yargs before it runs the command's handler with missing options.
-      usageFailure = true;
       y.showHelp();
       throw usageError('cli', msg);
     })
@@ -38,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.VRDATA_DEBUG) process.stderr.write(`${(err as Error)?.stack ?? ''}\n`);
     return 1;
   }
-  return usageFailure ? 2 : (process.exitCode as number | undefined) ?? 0;
+  return (process.exitCode as number | undefined) ?? 0;
 }
 
 const code = await main(hideBin(process.argv));

@@ -1,4 +1,4 @@
-import { open, rename, rm, readdir, mkdir } from 'node:fs/promises';
+import { open, rename, mkdir } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 
 /** The temporary name used while `path` is being written; never mistaken for a finished file. */
@@ -33,22 +33,4 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-/** Removes temporary files left in `dir` by an interrupted writer (names from tempPathFor). */
-export async function removeStrayTemps(dir: string): Promise<number> {
-  let removed = 0;
-  let names: string[];
-  try {
-    names = await readdir(dir);
-  } catch {
-    return 0;
-  }
-  for (const name of names) {
-    if (name.startsWith('.') && name.endsWith('.tmp')) {
-      await rm(join(dir, name), { force: true });
-      removed++;
-    }
-  }
-  return removed;
 }
