@@ -103,8 +103,10 @@ test('several endpoints: work spreads to the least loaded, and a dead endpoint i
   const engine = await openOpenAIEngine({ endpointsFile: file, model: 'toy', dialect: 'vllm', concurrency: 2 });
   const reqs = resumeRequests(16);
   assert.deepEqual(await engine.generate(reqs), await toy.generate(reqs));
-  assert.equal(generateCount(a), 8);
-  assert.equal(generateCount(b), 8);
+  // Both endpoints serve at the same speed, so least-loaded dispatch splits the work about evenly; the
+  // exact 8/8 split depends on timer jitter (it flaked once under heavy load), so allow a small skew.
+  assert.equal(generateCount(a) + generateCount(b), 16);
+  assert.ok(Math.min(generateCount(a), generateCount(b)) >= 4, `split ${generateCount(a)}/${generateCount(b)}`);
   await engine.close();
 
   // Port 9 (discard) refuses connections on loopback: its attempts fail over to the live server.
