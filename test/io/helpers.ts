@@ -35,12 +35,5 @@ export async function duckRun(sql: string): Promise<void> {
   }
 }
 
-/** One canonical JS form for comparing vrdata's values with DuckDB's: typed arrays -> arrays, bigints -> numbers. */
-export function canon(v: unknown): unknown {
-  if (v === undefined || v === null) return null;
-  if (typeof v === 'bigint') return Number(v);
-  if (ArrayBuffer.isView(v) && !(v instanceof DataView)) return Array.from(v as unknown as ArrayLike<number>);
-  if (Array.isArray(v)) return v.map(canon);
-  if (typeof v === 'object') return Object.fromEntries(Object.entries(v as object).map(([k, x]) => [k, canon(x)]));
-  return v;
-}
+/** One canonical JS form for comparing vrdata's values with DuckDB's (one definition, in test/helpers). */
+export { canon } from '../helpers/duckdb.js';

@@ -9,22 +9,12 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, mkdir, rm, writeFile, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
+import { duckRun } from '../io/helpers.js';
 import { collectRun, evalOrder, thoughtOf } from '../../src/report/collect.js';
 import { PLOT_IDS } from '../../src/report/render.js';
 
 let run = '';
 
-async function duckRun(sql: string): Promise<void> {
-  const db = await DuckDBInstance.create(':memory:', { threads: '1' });
-  const con = await db.connect();
-  try {
-    await con.run(sql);
-  } finally {
-    con.closeSync();
-    db.closeSync();
-  }
-}
 
 /** Writes part `part` of `parts` of a table from a SELECT, and its manifest unless `finished` is false. */
 async function part(table: string, select: string, opts: { part?: number; parts?: number; rows: number; seconds: number; start?: string; finished?: boolean }): Promise<void> {
