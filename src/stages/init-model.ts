@@ -12,7 +12,7 @@
 import { join } from 'node:path';
 import { readFile, writeFile } from 'node:fs/promises';
 import { defineStage } from '../pipeline/stage.js';
-import type { Schema } from '../io/schema.js';
+import { MODEL_CARD } from './tables.js';
 import { initModelFolder } from '../model/folder.js';
 import { renderTemplate, templateText, originalResponse } from './templates.js';
 import { modelFolderOf } from './train.js';
@@ -55,14 +55,6 @@ export interface InitModelParams {
   marker_tokens: boolean;
 }
 
-/** One row per model made: what the folder holds. */
-export const MODEL_CARD: Schema = [
-  { name: 'model', type: 'string', doc: 'folder of the model, relative to the run folder' },
-  { name: 'params', type: 'int64' },
-  { name: 'vocab_size', type: 'int32' },
-  { name: 'merges', type: 'int32', doc: 'BPE merges asked for (fewer are learned when no pair repeats)' },
-  { name: 'corpus_chars', type: 'int64' },
-];
 
 export const initModelStage = defineStage<InitModelParams>({
   name: 'init_model',

@@ -8,7 +8,7 @@
  */
 import { join } from 'node:path';
 import { defineStage } from '../pipeline/stage.js';
-import type { Schema } from '../io/schema.js';
+import { SYNTH_FILES } from './tables.js';
 import { synthesize, writeJsonl, parseRange, TASKS, type TaskName } from '../synth/index.js';
 
 export interface SynthParams {
@@ -20,12 +20,6 @@ export interface SynthParams {
   digits: string;
 }
 
-export const SYNTH_FILES: Schema = [
-  { name: 'sample_id', type: 'string', doc: 'the file path (routes the row; not a question)' },
-  { name: 'file', type: 'string', doc: 'path relative to the run folder' },
-  { name: 'split', type: 'string', doc: 'train | eval' },
-  { name: 'rows', type: 'int64' },
-];
 
 export const synthStage = defineStage<SynthParams>({
   name: 'synth',

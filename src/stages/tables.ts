@@ -114,6 +114,23 @@ export const TRAIN_LOG: Schema = [
   { name: 'model', type: 'string', doc: 'folder of the trained model, relative to the run folder' },
 ];
 
+/** One row per model made: what the folder holds. */
+export const MODEL_CARD: Schema = [
+  { name: 'model', type: 'string', doc: 'folder of the model, relative to the run folder' },
+  { name: 'params', type: 'int64' },
+  { name: 'vocab_size', type: 'int32' },
+  { name: 'merges', type: 'int32', doc: 'BPE merges asked for (fewer are learned when no pair repeats)' },
+  { name: 'corpus_chars', type: 'int64' },
+];
+
+/** One row per file the synth stage wrote into the run folder. */
+export const SYNTH_FILES: Schema = [
+  { name: 'sample_id', type: 'string', doc: 'the file path (routes the row; not a question)' },
+  { name: 'file', type: 'string', doc: 'path relative to the run folder' },
+  { name: 'split', type: 'string', doc: 'train | eval' },
+  { name: 'rows', type: 'int64' },
+];
+
 /** Every table by name, as stages refer to them. */
 export const TABLES = {
   samples: SAMPLES,
@@ -128,6 +145,8 @@ export const TABLES = {
   posterior_set: TRAINING_SET,
   eval: EVAL,
   train_log: TRAIN_LOG,
+  model_card: MODEL_CARD,
+  synth_files: SYNTH_FILES,
 } as const satisfies Record<string, Schema>;
 
 export type TableName = keyof typeof TABLES;
