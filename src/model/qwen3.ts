@@ -115,6 +115,9 @@ export interface DecoderValues {
   positionIds: string;
 }
 
+/** Outputs kv_step.{i}.key/value: this step's keys and values alone ([batch, kv_heads, seq, head_dim]), for a caller that keeps its own cache. */
+export const KV_STEP = 'kv_step';
+
 /** Mask value for positions a query must not see: finite, so a fully masked (padding) row gives no NaN. */
 export const MASK_VALUE = -1e9;
 
@@ -199,20 +202,32 @@ export function buildDecoder(g: GraphBuilder, c: Qwen3Config, options: { kvCache
     const q = rope(g.transpose(rmsnorm(heads(`${p}.self_attn.q_proj.weight`, H), `${p}.self_attn.q_norm.weight`), [0, 2, 1, 3]));
     let k = rope(g.transpose(rmsnorm(heads(`${p}.self_attn.k_proj.weight`, KV), `${p}.self_attn.k_norm.weight`), [0, 2, 1, 3]));
     let v = g.transpose(heads(`${p}.self_attn.v_proj.weight`, KV), [0, 2, 1, 3]);
-    if (options.kvCache) {
-      k = g.concat([past[i]!.key, k], 2, `present.${i}.key`);
-      v = g.concat([past[i]!.value, v], 2, `present.${i}.value`);
-      if (register) {
-        g.output(k, 'float32', ['batch_size', KV, 'total_sequence_length', hd]);
-        g.output(v, 'float32', ['batch_size', KV, 'total_sequence_length', hd]);
-      }
-    }
     // Grouped-query attention without copying K/V: query head h uses kv head floor(h / G), so
     // [b, H, s, hd] viewed as [b, KV, G*s, hd] lines each group up with its kv head.
     const qg = g.reshape(q, [0, KV, -1, hd]);
-    const scores = g.reshape(g.mul(g.matmul(qg, g.transpose(k, [0, 1, 3, 2])), scale), [0, H, -1, 0]);
-    const probs = g.reshape(g.softmax(g.add(scores, bias), -1), [0, KV, -1, 0]);
-    const ctx = g.reshape(g.transpose(g.reshape(g.matmul(probs, v), [0, H, -1, hd]), [0, 2, 1, 3]), [0, 0, H * hd]);
+    const keyScores = (keys: string): string => g.matmul(qg, g.transpose(keys, [0, 1, 3, 2]));
+    let ctx: string;
+    if (options.kvCache) {
+      // present = past ++ new is an output only: attention reads the past and the new keys apart
+      // (scores side by side, one softmax), so a caller that keeps its own cache and fetches
+      // kv_step.{i} (this step's keys and values) never pays for copying the whole cache.
+      if (register) {
+        g.output(g.concat([past[i]!.key, k], 2, `present.${i}.key`), 'float32', ['batch_size', KV, 'total_sequence_length', hd]);
+        g.output(g.concat([past[i]!.value, v], 2, `present.${i}.value`), 'float32', ['batch_size', KV, 'total_sequence_length', hd]);
+        g.output(k, 'float32', ['batch_size', KV, 'sequence_length', hd], `${KV_STEP}.${i}.key`);
+        g.output(v, 'float32', ['batch_size', KV, 'sequence_length', hd], `${KV_STEP}.${i}.value`);
+      }
+      const scores = g.reshape(g.mul(g.concat([keyScores(past[i]!.key), keyScores(k)], 3), scale), [0, H, -1, 0]);
+      const probs = g.reshape(g.softmax(g.add(scores, bias), -1), [0, KV, -1, 0]);
+      const probsPast = g.op('Slice', [probs, g.ints([0]), g.reshape(pastLen, [1]), g.ints([3])]);
+      const probsNew = g.op('Slice', [probs, g.reshape(pastLen, [1]), g.reshape(total, [1]), g.ints([3])]);
+      ctx = g.add(g.matmul(probsPast, past[i]!.value), g.matmul(probsNew, v));
+    } else {
+      const scores = g.reshape(g.mul(keyScores(k), scale), [0, H, -1, 0]);
+      const probs = g.reshape(g.softmax(g.add(scores, bias), -1), [0, KV, -1, 0]);
+      ctx = g.matmul(probs, v);
+    }
+    ctx = g.reshape(g.transpose(g.reshape(ctx, [0, H, -1, hd]), [0, 2, 1, 3]), [0, 0, H * hd]);
     h = g.add(h, linear(ctx, `${p}.self_attn.o_proj.weight`));
     const y = rmsnorm(h, `${p}.post_attention_layernorm.weight`);
     const gate = linear(y, `${p}.mlp.gate_proj.weight`);

@@ -227,6 +227,26 @@ test('in-graph scoring equals scoring from full logits (1e-5), chunked or not', 
   } finally { await plain.close(); await chunked.close(); }
 });
 
+test('decoding through kv_step outputs (own cache, grown in place) equals decoding through present outputs', async () => {
+  // maxTokens past the cache's first capacity (prompt + 32 columns) makes it grow mid-batch; rows of other
+  // lengths finish early and are compacted away; float16-free, so tokens must match exactly and log-probs to 1e-4.
+  assert.equal(engine.model.kvStep, true, "the project's own graph has kv_step outputs");
+  const reqs = prompts.map((prompt, i) => ({ prompt, options: opts({ n: 3, seed: 70 + i, maxTokens: [80, 5, 41, 60][i]!, temperature: 1 }) }));
+  const viaPresent = await openOnnxEngine({ modelDir, threads: 1, kvStep: false });
+  try {
+    assert.equal(viaPresent.model.kvStep, false);
+    const [own, present] = [await engine.generate(reqs), await viaPresent.generate(reqs)];
+    let worst = 0;
+    own.forEach((cs, i) => cs.forEach((c, s) => {
+      const p = present[i]![s]!;
+      assert.deepEqual(c.ids, p.ids, `request ${i} sample ${s}`);
+      c.tokenLogprobs.forEach((lp, t) => { worst = Math.max(worst, Math.abs(lp - p.tokenLogprobs[t]!)); });
+    }));
+    assert.ok(worst < 1e-4, `max |log-prob difference| = ${worst}`);
+    assert.ok(own.flat().some((c) => c.tokens > 40), 'some sample outgrew the first capacity');
+  } finally { await viaPresent.close(); }
+});
+
 test('rows that finish early (other max_tokens) leave the rest of the batch unchanged; preallocated and copied outputs agree', async () => {
   // Requests with different lengths finish at different steps, so finished rows ride along and are later dropped.
   const reqs = prompts.map((prompt, i) => ({ prompt, options: opts({ n: 4, seed: 40 + i, maxTokens: [3, 25, 9, 17][i]!, temperature: 0.9 }) }));

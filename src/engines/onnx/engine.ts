@@ -16,7 +16,8 @@ import { Rng } from '../../model/rng.js';
 import { loadModelFolder, type LoadedModel, type SessionOptions } from './loader.js';
 import { logSumExp, sampleToken } from './sampler.js';
 import { byteTable, CompletionText } from './text.js';
-import { BatchCache, type KvData } from './kvcache.js';
+import { AppendCache, BatchCache, type KvData } from './kvcache.js';
+import { KV_STEP } from '../../model/qwen3.js';
 import { planBatches } from './batching.js';
 import { SCORE_OUTPUTS } from './scoregraph.js';
 
@@ -187,10 +188,10 @@ export class OnnxEngine implements Engine {
   }
 
   /** Runs the session; `fetches` names outputs or gives preallocated output tensors (default: all outputs). */
-  private async run(feeds: Record<string, ort.Tensor>, fetches?: string[] | Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+  private async run(feeds: Record<string, ort.Tensor>, fetches?: ort.InferenceSession.FetchesType): Promise<ort.InferenceSession.ReturnType> {
     const m = this.model;
     try {
-      const out = fetches ? await m.session.run(feeds, fetches as ort.InferenceSession.FetchesType) : await m.session.run(feeds);
+      const out = fetches ? await m.session.run(feeds, fetches) : await m.session.run(feeds);
       this.stats.forwardPasses++;
       return out;
     } catch (err) {
@@ -281,8 +282,8 @@ export class OnnxEngine implements Engine {
     }
     // Left-padded batch cache: row r's prompt occupies the last promptLen columns of T.
     const T0 = Math.max(...rows.map((r) => r.promptLen));
-    const finalT = T0 + Math.max(...rows.map((r) => requests[r.req]!.options.maxTokens));
-    const cache = new BatchCache(m, rows.length, T0, Math.min(finalT, m.maxPositions));
+    const finalT = Math.min(T0 + Math.max(...rows.map((r) => requests[r.req]!.options.maxTokens)), m.maxPositions);
+    const cache = m.kvStep ? new AppendCache(m, rows.length, T0, finalT) : new BatchCache(m, rows.length, T0, finalT);
     rows.forEach((r, b) => {
       const past = prefills.get(r.req)!.past;
       for (let l = 0; l < 2 * m.layers; l++) cache.writeRow(l, b, past[l]!.data as KvData, r.promptLen);
@@ -309,28 +310,41 @@ export class OnnxEngine implements Engine {
         cache.compact(keep);
         rows = keep.map((b) => rows[b]!);
       }
-      const B = rows.length, W = cache.T + 1;
+      // Mask columns: the past as fed (T filled columns, then AppendCache's unfilled ones), then this step's token.
+      const B = rows.length, T = cache.T, W = (cache instanceof AppendCache ? cache.cap : T) + 1;
       if (maskBuf.length < B * W) maskBuf = new BigInt64Array(B * W + B * 64);
       const mask = maskBuf.subarray(0, B * W);
       const ids = new BigInt64Array(B), positions = new BigInt64Array(B);
       rows.forEach((r, b) => {
-        const pad = W - 1 - r.promptLen - (r.generated - 1);
+        const pad = T - r.promptLen - (r.generated - 1);
         mask.fill(0n, b * W, b * W + pad);
-        mask.fill(1n, b * W + pad, (b + 1) * W);
+        mask.fill(1n, b * W + pad, b * W + T);
+        mask.fill(0n, b * W + T, (b + 1) * W - 1);
+        mask[(b + 1) * W - 1] = 1n;
         ids[b] = BigInt(r.last);
         positions[b] = BigInt(r.promptLen + r.generated - 1);
       });
       const feeds = this.feeds({ ids, batch: B, mask, positions, past: cache.past(), keepLast: true });
-      const present = cache.present();
       const logitsOut = new ort.Tensor(m.logitsType, logitsBuf.subarray(0, B * V), [B, 1, V]);
-      const fetches: Record<string, ort.Tensor> = { logits: logitsOut };
-      for (let i = 0; i < m.layers; i++) { fetches[`present.${i}.key`] = present[2 * i]!; fetches[`present.${i}.value`] = present[2 * i + 1]!; }
-      const own = this.bindOutputs ? await this.runBound(feeds, fetches) : await this.run(feeds);
-      if (own) {
-        cache.adopt(presentOf(own, m.layers));
-        copyLogits(own, logitsBuf);
+      if (cache instanceof AppendCache) {
+        const fetches: Record<string, ort.Tensor | null> = { logits: this.bindOutputs ? logitsOut : null };
+        for (let i = 0; i < m.layers; i++) fetches[`${KV_STEP}.${i}.key`] = fetches[`${KV_STEP}.${i}.value`] = null;
+        const out = await this.run(feeds, fetches);
+        if (out.logits!.data !== logitsOut.data) copyLogits(out, logitsBuf);
+        const step: KvData[] = [];
+        for (let i = 0; i < m.layers; i++) step.push(out[`${KV_STEP}.${i}.key`]!.data as KvData, out[`${KV_STEP}.${i}.value`]!.data as KvData);
+        cache.append(step);
+      } else {
+        const present = cache.present();
+        const fetches: Record<string, ort.Tensor> = { logits: logitsOut };
+        for (let i = 0; i < m.layers; i++) { fetches[`present.${i}.key`] = present[2 * i]!; fetches[`present.${i}.value`] = present[2 * i + 1]!; }
+        const own = this.bindOutputs ? await this.runBound(feeds, fetches) : await this.run(feeds);
+        if (own) {
+          cache.adopt(presentOf(own, m.layers));
+          copyLogits(own, logitsBuf);
+        }
+        cache.advance();
       }
-      cache.advance();
       if (logitsBuf instanceof Uint16Array) f16Array(logitsBuf.subarray(0, B * V), logits32);
       rows.forEach((r, b) => { if (!r.done) this.accept(r, logits32, b * V, V, requests[r.req]!.options, results); });
     }

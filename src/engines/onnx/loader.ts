@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { VrdataError } from '../../util/errors.js';
 import { SCORE_GRAPH_MAX_BYTES, withScoringOutputs } from './scoregraph.js';
+import { KV_STEP } from '../../model/qwen3.js';
 
 /** How the session runs. */
 export interface SessionOptions {
@@ -23,6 +24,8 @@ export interface SessionOptions {
   device?: 'cpu' | 'cuda';
   /** false: do not add the in-graph scoring outputs (scoring then reads full logits). */
   scoreGraph?: boolean;
+  /** false: decode through present outputs even where the graph has kv_step outputs (to compare the two paths). */
+  kvStep?: boolean;
   /** The .onnx file inside the folder (default onnx/model.onnx). */
   onnxFile?: string;
 }
@@ -49,6 +52,8 @@ export interface LoadedModel {
   hasUseCacheBranch: boolean;
   /** The session has the scoring outputs of scoregraph.ts (log-probs computed inside onnxruntime). */
   scoreOutputs: boolean;
+  /** The graph has kv_step.{i}.key/value outputs (this step's keys and values alone): decode keeps its own cache and never fetches present. */
+  kvStep: boolean;
   /** sha256 prefix of config.json and the .onnx file, for engine ids and fingerprints. */
   hash: string;
 }
@@ -213,6 +218,7 @@ export async function loadModelFolder(dirIn: string, o: SessionOptions = {}): Pr
     kvType: kvTypeRaw, logitsType, eosIds, padId,
     maxPositions: typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : Number.MAX_SAFE_INTEGER,
     hasPositionIds: inputs.has('position_ids'), logitsToKeep, hasUseCacheBranch: inputs.has('use_cache_branch'), scoreOutputs: scoring !== null,
+    kvStep: o.kvStep !== false && Array.from({ length: layers }, (_, i) => [`${KV_STEP}.${i}.key`, `${KV_STEP}.${i}.value`]).flat().every((n) => outputs.has(n)),
     hash: await hashFiles([join(dir, 'config.json'), onnxPath]),
   };
 }
