@@ -3,9 +3,8 @@
  * least loaded one that is not cooling down after a 429, and retries through ratelimit.ts.
  * Each attempt picks an endpoint afresh, so a dead endpoint's requests move to the others.
  */
-import type { Pool } from 'undici';
 import { CoolDown, TransientError, backoffDelay, withRetries, type Clock, type RetryPolicy } from '../ratelimit.js';
-import { openPool } from './http.js';
+import { openPool, type HttpPool } from './http.js';
 
 export interface Endpoint {
   /** Base URL, e.g. http://10.0.0.5:8000 (no trailing /v1). */
@@ -16,7 +15,7 @@ export interface Endpoint {
   readonly gate: Gate;
   readonly cooldown: CoolDown;
   /** Keep-alive connections to this endpoint, as many as `concurrency`. */
-  readonly http: Pool;
+  readonly http: HttpPool;
   /** Requests assigned here and not finished (queued in the limiter included). */
   load: number;
   /** Transient failures since the last success; two or more in a row rest the endpoint. */
@@ -151,6 +150,6 @@ export class EndpointPool {
 
   /** Drops every connection; requests still in flight fail (not retried). */
   async close(): Promise<void> {
-    await Promise.all(this.endpoints.map((ep) => ep.http.destroy()));
+    await Promise.all(this.endpoints.map((ep) => ep.http.close()));
   }
 }
