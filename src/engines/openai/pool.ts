@@ -3,7 +3,7 @@
  * least loaded one that is not cooling down after a 429, and retries through ratelimit.ts.
  * Each attempt picks an endpoint afresh, so a dead endpoint's requests move to the others.
  */
-import { CoolDown, TransientError, backoffDelay, withRetries, type Clock, type RetryPolicy } from '../ratelimit.js';
+import { CoolDown, TransientError, backoffDelay, withRetries, type Clock, type RetryOptions, type RetryPolicy } from '../ratelimit.js';
 import { openPool, type HttpPool } from './http.js';
 
 export interface Endpoint {
@@ -81,7 +81,10 @@ export interface PoolOptions {
 export class EndpointPool {
   readonly endpoints: Endpoint[];
   retries = 0;
+  /** Built once: this is on every request's path. */
+  private readonly retry: RetryOptions;
   constructor(private readonly options: PoolOptions) {
+    this.retry = { policy: options.policy, clock: options.clock, random: options.random, onRetry: () => this.retries++ };
     this.endpoints = options.urls.map((u) => {
       const url = new URL(u.replace(/\/+$/, '').replace(/\/v1$/, ''));
       return {
@@ -113,39 +116,38 @@ export class EndpointPool {
 
   /** Runs `send(endpoint)` with retries; each attempt goes to the endpoint `pick` chooses then. */
   run<T>(send: (ep: Endpoint) => Promise<T>): Promise<T> {
-    return withRetries(
-      async () => {
-        const ep = this.pick();
-        ep.load++;
+    return withRetries(() => this.attempt(send), this.retry);
+  }
+
+  private async attempt<T>(send: (ep: Endpoint) => Promise<T>): Promise<T> {
+    const ep = this.pick();
+    ep.load++;
+    try {
+      if (!ep.gate.tryEnter()) await ep.gate.wait();
+      try {
+        const wait = ep.cooldown.remaining();
+        if (wait > 0) await this.options.clock.sleep(wait);
         try {
-          if (!ep.gate.tryEnter()) await ep.gate.wait();
-          try {
-            const wait = ep.cooldown.remaining();
-            if (wait > 0) await this.options.clock.sleep(wait);
-            try {
-              const out = await send(ep);
-              ep.counts.ok++;
-              ep.failStreak = 0;
-              return out;
-            } catch (err) {
-              if (err instanceof TransientError) {
-                ep.counts.transient++;
-                ep.failStreak++;
-                if (err.kind === 'rate-limit') ep.cooldown.note(this.options.policy.cooldownMs, err.retryAfterMs);
-                // Failing again and again (down, refusing, overloaded): rest it so retries go elsewhere.
-                else if (ep.failStreak >= 2) ep.cooldown.note(backoffDelay(ep.failStreak - 1, this.options.policy, () => 0));
-              } else ep.counts.failed++;
-              throw err;
-            }
-          } finally {
-            ep.gate.leave();
-          }
-        } finally {
-          ep.load--;
+          const out = await send(ep);
+          ep.counts.ok++;
+          ep.failStreak = 0;
+          return out;
+        } catch (err) {
+          if (err instanceof TransientError) {
+            ep.counts.transient++;
+            ep.failStreak++;
+            if (err.kind === 'rate-limit') ep.cooldown.note(this.options.policy.cooldownMs, err.retryAfterMs);
+            // Failing again and again (down, refusing, overloaded): rest it so retries go elsewhere.
+            else if (ep.failStreak >= 2) ep.cooldown.note(backoffDelay(ep.failStreak - 1, this.options.policy, () => 0));
+          } else ep.counts.failed++;
+          throw err;
         }
-      },
-      { policy: this.options.policy, clock: this.options.clock, random: this.options.random, onRetry: () => this.retries++ },
-    );
+      } finally {
+        ep.gate.leave();
+      }
+    } finally {
+      ep.load--;
+    }
   }
 
   /** Drops every connection; requests still in flight fail (not retried). */
