@@ -267,7 +267,7 @@ test('an idle connection the server closed is not reused; one closed as the requ
   const p2 = pool(racing.origin, 1);
   await get(p2);
   assert.deepEqual((await get(p2)).json, { ok: 1 });
-  assert.deepEqual({ sockets: racing.sockets(), requests: racing.requests() }, { sockets: 2, requests: 3 });
+  assert.deepEqual({ sockets: racing.sockets(), requests: racing.requests(), resent: p2.resent }, { sockets: 2, requests: 3, resent: 1 });
   // 3. On a new connection the same drop is a reset for the caller's retries, not sent again here.
   const dropping = await rawServer((socket) => socket.destroy());
   const fresh = await thrown(get(pool(dropping.origin, 1)));

@@ -4,13 +4,13 @@
  * 5xx, resets, timeouts, truncated bodies) and final (other 4xx, bad URLs, bad JSON in a
  * complete body). Headers passed in (the API key) are never put into error messages.
  *
- * Hand-written rather than a library, because the client's cost per request is what limits
- * how fast a run can feed fast servers (bench/serve.bench.ts, `requestRate`: loopback, a server
- * that answers at once, 64 connections, 2 shared cores). node:http's client cost ~104 us of CPU
- * per request; undici's Pool (dispatch API, no body streams) ~49-77 us, 0.56-0.67 of autocannon's
- * rate. Most of undici's cost was its general machinery (request objects, the llhttp wasm parser,
- * corked writev, a setImmediate hop per dispatch); this client writes each request as one string
- * and parses only what it acts on (http-parser.ts). See the commit that brought it in for numbers.
+ * Hand-written rather than a library: the client's cost per request limits how fast a run can
+ * feed fast servers. Against a server that answers at once (bench/serve.bench.ts `requestRate`:
+ * loopback, 64 connections, 2 shared cores) undici's Pool reached 0.56-0.67 of autocannon's
+ * request rate (49-77 us of CPU per request; node:http's client ~104 us), this client 0.91-1.04,
+ * at about autocannon's own CPU per request. undici's cost was its general machinery (request
+ * objects, the llhttp wasm parser, a corked writev from a setImmediate hop per dispatch); this
+ * client writes each request as one string and parses only what it acts on (http-parser.ts).
  */
 import net, { type Socket } from 'node:net';
 import tls, { type ConnectionOptions } from 'node:tls';
@@ -91,6 +91,8 @@ export class HttpPool {
   private readonly hostHeader: string;
   private readonly sweeper: NodeJS.Timeout;
   closed = false;
+  /** Requests sent again after a reused connection died before answering (the keep-alive race). */
+  resent = 0;
 
   constructor(origin: string, readonly connections: number, readonly tlsOptions: ConnectionOptions | undefined) {
     let url: URL;
@@ -266,7 +268,10 @@ class Connection {
     // The keep-alive race: the server closed this idle connection just as the request went out,
     // and nothing came back. Every request here may be sent twice (generation is seeded, scoring
     // and tokenizing pure), so it goes out again; each such retry uses up one stale connection.
-    if (served > 0 && !parser.gotBytes && (err === undefined || RESET_CODES.has(errorCode(err)))) return this.pool.send(ex);
+    if (served > 0 && !parser.gotBytes && (err === undefined || RESET_CODES.has(errorCode(err)))) {
+      this.pool.resent++;
+      return this.pool.send(ex);
+    }
     ex.fail(transportError(err, ex.where, parser.headed ? 'truncated' : 'reset'));
   }
 }

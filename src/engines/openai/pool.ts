@@ -80,11 +80,11 @@ export interface PoolOptions {
 
 export class EndpointPool {
   readonly endpoints: Endpoint[];
-  retries = 0;
+  private retried = 0;
   /** Built once: this is on every request's path. */
   private readonly retry: RetryOptions;
   constructor(private readonly options: PoolOptions) {
-    this.retry = { policy: options.policy, clock: options.clock, random: options.random, onRetry: () => this.retries++ };
+    this.retry = { policy: options.policy, clock: options.clock, random: options.random, onRetry: () => this.retried++ };
     this.endpoints = options.urls.map((u) => {
       const url = new URL(u.replace(/\/+$/, '').replace(/\/v1$/, ''));
       return {
@@ -112,6 +112,16 @@ export class EndpointPool {
     }
     if (best) return best;
     return this.endpoints.reduce((a, b) => (b.cooldown.remaining() < a.cooldown.remaining() ? b : a));
+  }
+
+  /**
+   * Requests sent again: by the retry policy, or by the HTTP client when a kept-alive connection
+   * died before answering (which looks the same as a server dropping a request it read).
+   */
+  get retries(): number {
+    let resent = 0;
+    for (const ep of this.endpoints) resent += ep.http.resent;
+    return this.retried + resent;
   }
 
   /** Runs `send(endpoint)` with retries; each attempt goes to the endpoint `pick` chooses then. */
