@@ -22,8 +22,17 @@ const proto = ParquetWriter.prototype as unknown as { flushGroup: Flush };
 const flushGroup = proto.flushGroup;
 proto.flushGroup = function (this: ParquetWriter, count: number) {
   const done = flushGroup.call(this, count);
-  // Let the wasm writer take the batch and start writing its bytes, then die.
-  if (++counts.flushes === target && mode === 'flush') setImmediate(die);
+  // Die once the wasm writer has taken the batch and bytes of this file are on disk (a kill on the
+  // next tick alone raced the writer: under load it often came before any byte, and the test's
+  // count of kills inside a Parquet write fell short). Dies anyway after 500 ms or once the file is closed.
+  if (++counts.flushes === target && mode === 'flush') {
+    const handle = (this as unknown as { handle: fs.promises.FileHandle }).handle;
+    void done.then(async () => {
+      const size = (): Promise<number> => handle.stat().then((st) => st.size, () => -1); // -1: the file is already closed
+      for (let waited = 0; waited < 500 && (await size()) === 0; waited += 2) await new Promise((r) => setTimeout(r, 2));
+      die();
+    }, die);
+  }
   return done;
 };
 const close = ParquetWriter.prototype.close;
