@@ -88,6 +88,19 @@ export async function readModelFolder(dir: string): Promise<{ config: Qwen3Confi
   return { config, weights };
 }
 
+/**
+ * Rewrites onnx/model.onnx of a folder this project made with the current inference graph and the
+ * same weights (config and tokenizer untouched): folders written before a graph change, such as
+ * the kv_step outputs the engine decodes through, get it without retraining.
+ */
+export async function rebuildModelGraph(dir: string): Promise<{ params: number }> {
+  const { config, weights } = await readModelFolder(dir);
+  await writeAtomic(join(dir, MODEL_FILES.onnx), inferenceOnnxBytes(config, weights));
+  let params = 0;
+  for (const w of weights.values()) params += w.length;
+  return { params };
+}
+
 /** What `vrdata model init` takes. */
 export interface InitModelOptions {
   out: string;

@@ -2,7 +2,7 @@
 // implementation), KV-cache equivalence on onnxruntime, weights I/O, the tokenizer.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -13,6 +13,8 @@ import { GraphBuilder } from '../../src/model/graph.js';
 import { buildDecoder, qwen3Config, type Qwen3Config } from '../../src/model/qwen3.js';
 import { initWeights, readOnnxWeights } from '../../src/model/weights.js';
 import { initModelFolder, readModelFolder, MODEL_FILES } from '../../src/model/folder.js';
+import { openOnnxEngine } from '../../src/engines/onnx/engine.js';
+import { DEFAULT_GENERATE_OPTIONS } from '../../src/engines/types.js';
 import { learnMerges, makeTokenizer, MARKER_TOKENS, SPECIAL_TOKENS } from '../../src/model/tokenizer.js';
 
 const root = mkdtempSync(join(tmpdir(), 'vrdata-model-'));
@@ -193,4 +195,33 @@ test('`vrdata model init` writes a loadable folder and rejects bad flags with ex
   const bad = cli(['model', 'init', '--out', out, '--heads', '3', '--kv-heads', '2']);
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /multiple of --kv-heads/);
+});
+
+test('`vrdata model rebuild` gives a folder made before the kv_step outputs the current graph: same weights, same samples', async () => {
+  // The shipped pi0 was written before kv_step existed; its copy is rebuilt in place.
+  const dir = join(root, 'pi0-copy');
+  cpSync('data/models/pi0', dir, { recursive: true });
+  const before = await readOnnxWeights(join(dir, MODEL_FILES.onnx));
+  const reqs = ['Start with 7. Add 2. What is the result?', 'Start with 3. Multiply by 4, then add 1. What is the result?']
+    .map((prompt, i) => ({ prompt, options: { ...DEFAULT_GENERATE_OPTIONS, n: 4, seed: 5 + i, maxTokens: 48 } }));
+  const old = await openOnnxEngine({ modelDir: dir, threads: 1 });
+  const oldOut = await old.generate(reqs);
+  assert.equal(old.model.kvStep, false, 'the shipped folder predates kv_step');
+  await old.close();
+  const res = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'model', 'rebuild', dir], { encoding: 'utf8' });
+  assert.equal(res.status, 0, res.stderr);
+  assert.match(res.stdout, /rebuilt .*weights unchanged/);
+  const after = await readOnnxWeights(join(dir, MODEL_FILES.onnx));
+  for (const [name, w] of before) if (after.has(name) && name.startsWith('model.')) assert.deepEqual(after.get(name), w, name);
+  const rebuilt = await openOnnxEngine({ modelDir: dir, threads: 1 });
+  try {
+    assert.equal(rebuilt.model.kvStep, true);
+    const newOut = await rebuilt.generate(reqs);
+    let same = 0;
+    newOut.flat().forEach((c, k) => { if (c.text === oldOut.flat()[k]!.text) same++; });
+    assert.ok(same >= 7, `${same} of 8 samples unchanged (float noise may flip a near-tie)`);
+  } finally { await rebuilt.close(); }
+  const bad = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'model', 'rebuild', join(root, 'nowhere')], { encoding: 'utf8' });
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /nowhere/);
 });

@@ -1,7 +1,7 @@
-/** `vrdata model init`: writes a small seeded Qwen3 decoder in the Hugging Face ONNX layout. */
+/** `vrdata model init` writes a small seeded Qwen3 decoder in the Hugging Face ONNX layout; `vrdata model rebuild` rewrites a folder's graph. */
 import { readFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
-import { initModelFolder } from '../../model/folder.js';
+import { initModelFolder, rebuildModelGraph } from '../../model/folder.js';
 import { usageError, VrdataError } from '../../util/errors.js';
 
 interface InitArgs {
@@ -68,9 +68,21 @@ const initCommand: CommandModule<object, InitArgs> = {
   },
 };
 
+const rebuildCommand: CommandModule<object, { dir: string }> = {
+  command: 'rebuild <dir>',
+  describe: "Rewrite a vrdata-made folder's onnx/model.onnx with the current graph, same weights (older folders then decode faster)",
+  builder: (y) =>
+    y.positional('dir', { type: 'string', demandOption: true, describe: 'a model folder written by `vrdata model init` or `vrdata train`' })
+      .example('$0 model rebuild data/models/pi0', 'add the kv_step outputs the engine decodes through to a folder made before them'),
+  handler: async (a) => {
+    const { params } = await rebuildModelGraph(a.dir);
+    process.stdout.write(`model: rebuilt ${a.dir}/onnx/model.onnx (${params.toLocaleString('en-US')} parameters, weights unchanged)\n`);
+  },
+};
+
 export const modelCommand: CommandModule = {
   command: 'model <command>',
-  describe: 'Make models the project can run and train (see `vrdata model init --help`)',
-  builder: (y: Argv) => y.command(initCommand).demandCommand(1, 'Name a model command: init'),
+  describe: 'Make models the project can run and train (see `vrdata model init --help`, `vrdata model rebuild --help`)',
+  builder: (y: Argv) => y.command(initCommand).command(rebuildCommand).demandCommand(1, 'Name a model command: init, rebuild'),
   handler: () => {},
 };
