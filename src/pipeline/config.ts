@@ -214,7 +214,7 @@ function parseOverrides(list: string[], fail: (m: string) => Error): Map<string,
   return out;
 }
 
-/** Parameters declared as paths resolve against the pipeline file's folder. */
+/** Parameters declared as paths, and .jinja template files, resolve against the pipeline file's folder. */
 function resolvePaths(
   params: Record<string, unknown>,
   definition: StageDefinition<any>, // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -223,8 +223,10 @@ function resolvePaths(
   const out = { ...params };
   const fix = (v: string) => (v === '' || isAbsolute(v) || /^[a-z]+:/.test(v) ? v : resolve(baseDir, v));
   for (const [key, spec] of Object.entries(definition.params)) {
-    if (!spec.path) continue;
     const value = out[key];
+    // A template parameter names a built-in template or a .jinja file: the file is a path like any other.
+    if (!spec.path && typeof value === 'string' && value.endsWith('.jinja')) out[key] = fix(value);
+    if (!spec.path) continue;
     if (typeof value === 'string') out[key] = fix(value);
     else if (Array.isArray(value)) out[key] = value.map((v) => fix(String(v)));
   }

@@ -12,6 +12,7 @@ import { parsePipeline, checkDataFlow, loadPipeline, type StageRegistry } from '
 import { defineStage } from '../../src/pipeline/stage.js';
 import { VrdataError } from '../../src/util/errors.js';
 import { prepareStage } from '../../src/stages/prepare.js';
+import { sampleStage } from '../../src/stages/sample.js';
 import { sourceStage, doubleStage, mergeStage } from '../helpers/test-stages.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runCli, hasStackTrace } from '../helpers/cli.js';
@@ -149,4 +150,16 @@ test('vrdata run: a bad pipeline exits 2 with one clear line and writes nothing;
   } finally {
     await cleanup();
   }
+});
+
+test('a .jinja template parameter resolves against the pipeline folder; a built-in template name stays a name', () => {
+  const withSample: StageRegistry = { ...registry, sample: sampleStage };
+  const stages = [
+    { stage: 'prepare', params: { input: ['data/x.jsonl'] } },
+    { stage: 'sample', id: 'own', params: { template: 'templates/mine.jinja' }, engines: { posterior: 'e1' } },
+    { stage: 'sample', id: 'builtin', params: { template: 'posterior_a' }, engines: { posterior: 'e1' } },
+    { stage: 'sample', id: 'absolute', params: { template: '/abs/t.jinja' }, engines: { posterior: 'e1' } },
+  ];
+  const config = parsePipeline({ ...base(), stages }, { registry: withSample, baseDir: '/pipelines', where: WHERE });
+  assert.deepEqual(config.stages.slice(1).map((s) => s.params.template), ['/pipelines/templates/mine.jinja', 'posterior_a', '/abs/t.jinja']);
 });
