@@ -59,11 +59,11 @@ test('scoring requests: SGLang /generate starts logprobs one token before the co
   assert.throws(() => sglangScoreRequest([1], 0), /non-empty prompt/);
 });
 
-test('vLLM completion response: choices by index, token counts and log-prob sums from logprobs', () => {
+test('vLLM completion response: choices by index, token counts, per-token log-probs and their sums from logprobs', () => {
   const out = parseCompletionResponse(fixture('vllm-completion-response.json'), 2, 'w');
   assert.deepEqual(out, [
-    { text: ' 4.</s', finishReason: 'stop', tokens: 3, logprob: -1.875 },
-    { text: ' four', finishReason: 'length', tokens: 1, logprob: -2 },
+    { text: ' 4.</s', finishReason: 'stop', tokens: 3, logprob: -1.875, tokenLogprobs: [-0.25, -1.5, -0.125] },
+    { text: ' four', finishReason: 'length', tokens: 1, logprob: -2, tokenLogprobs: [-2] },
   ]);
   assert.throws(() => parseCompletionResponse(fixture('vllm-completion-response.json'), 3, 'w'), /2 choices for n=3/);
   const aborted = structuredClone(fixture('vllm-completion-response.json')) as { choices: { finish_reason: string }[] };

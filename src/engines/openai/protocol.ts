@@ -82,6 +82,7 @@ export function parseCompletionResponse(json: unknown, n: number, where: string)
     if (Array.isArray(lp)) {
       completion.tokens = lp.length;
       completion.logprob = lp.reduce<number>((sum, v) => sum + (v ?? 0), 0);
+      if (lp.every((v) => typeof v === 'number')) completion.tokenLogprobs = lp as number[];
     } else if (n === 1 && typeof res.usage?.completion_tokens === 'number') {
       completion.tokens = res.usage.completion_tokens;
     }
