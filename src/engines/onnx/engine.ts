@@ -107,6 +107,19 @@ function presentOf(out: ort.InferenceSession.ReturnType, layers: number): ort.Te
   return present;
 }
 
+/** past ++ step along the sequence axis of [B, kvHeads, T, headDim] tensors (what a present output holds). */
+function concatColumns(past: ort.Tensor, step: ort.Tensor): ort.Tensor {
+  const [B, H, Tp, D] = past.dims as [number, number, number, number];
+  if (Tp === 0) return step;
+  const S = step.dims[2]!, src = past.data as KvData, add = step.data as KvData;
+  const out = src instanceof Uint16Array ? new Uint16Array(B * H * (Tp + S) * D) : new Float32Array(B * H * (Tp + S) * D);
+  for (let bh = 0; bh < B * H; bh++) {
+    out.set(src.subarray(bh * Tp * D, (bh + 1) * Tp * D), bh * (Tp + S) * D);
+    out.set(add.subarray(bh * S * D, (bh + 1) * S * D), (bh * (Tp + S) + Tp) * D);
+  }
+  return new ort.Tensor(past.type as 'float32' | 'float16', out, [B, H, Tp + S, D]);
+}
+
 /** Copies the last position's logits of each row of a run's own `logits` output into `dst` ([B, V]). */
 function copyLogits(out: ort.InferenceSession.ReturnType, dst: Float32Array | Uint16Array): void {
   const lt = out.logits!, [B, S, V] = lt.dims as [number, number, number];
@@ -138,8 +151,10 @@ export class OnnxEngine implements Engine {
     this.scoreBudget = Math.max(1, options.scoreTokenBudget ?? 16384);
     this.logitsBudget = options.logitsBudgetBytes ?? 256 * 2 ** 20;
     this.bindOutputs = options.bindOutputs ?? true;
+    // The cache outputs a pass fetches: present (past ++ new) or, on graphs with kv_step, the new columns alone.
+    const cacheOut = model.kvStep ? KV_STEP : 'present';
     this.presentNames = [];
-    for (let i = 0; i < model.layers; i++) this.presentNames.push(`present.${i}.key`, `present.${i}.value`);
+    for (let i = 0; i < model.layers; i++) this.presentNames.push(`${cacheOut}.${i}.key`, `${cacheOut}.${i}.value`);
   }
 
   /** Runs calls one at a time: bounded memory, and onnxruntime's threads are not oversubscribed. */
@@ -203,7 +218,13 @@ export class OnnxEngine implements Engine {
   private async forward(a: Parameters<OnnxEngine['feeds']>[0]): Promise<Forward> {
     const out = await this.run(this.feeds(a), ['logits', ...this.presentNames]);
     const lt = out.logits!;
-    return { logits: logitsData(lt), positions: lt.dims[1]!, vocab: lt.dims[2]!, present: presentOf(out, this.model.layers) };
+    return { logits: logitsData(lt), positions: lt.dims[1]!, vocab: lt.dims[2]!, present: this.cacheAfter(out, a.past) };
+  }
+
+  /** The cache after a pass: its present outputs, or past ++ kv_step built here (graphs whose present was dropped). */
+  private cacheAfter(out: ort.InferenceSession.ReturnType, past: ort.Tensor[]): ort.Tensor[] {
+    if (!this.model.kvStep) return presentOf(out, this.model.layers);
+    return this.presentNames.map((name, l) => concatColumns(past[l]!, out[name]!));
   }
 
   /** Prefills one prompt in chunks; returns its cache and the last position's logits. */
@@ -454,7 +475,7 @@ export class OnnxEngine implements Engine {
       // The cache is fetched only when another chunk follows.
       const presents = last ? [] : this.presentNames;
       const out = await this.run(feeds, m.scoreOutputs ? [SCORE_OUTPUTS.next, SCORE_OUTPUTS.last, ...presents] : ['logits', ...presents]);
-      if (!last) past = presentOf(out, m.layers);
+      if (!last) past = this.cacheAfter(out, past);
       const next = m.scoreOutputs ? (out[SCORE_OUTPUTS.next]!.data as Float32Array) : null;
       const lastLp = m.scoreOutputs ? (out[SCORE_OUTPUTS.last]!.data as Float32Array) : null;
       const logits = m.scoreOutputs ? null : logitsData(out.logits!);

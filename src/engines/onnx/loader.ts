@@ -11,7 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { VrdataError } from '../../util/errors.js';
-import { SCORE_GRAPH_MAX_BYTES, withScoringOutputs } from './scoregraph.js';
+import { SCORE_GRAPH_MAX_BYTES, editGraph } from './scoregraph.js';
 import { KV_STEP } from '../../model/qwen3.js';
 
 /** How the session runs. */
@@ -52,7 +52,7 @@ export interface LoadedModel {
   hasUseCacheBranch: boolean;
   /** The session has the scoring outputs of scoregraph.ts (log-probs computed inside onnxruntime). */
   scoreOutputs: boolean;
-  /** The graph has kv_step.{i}.key/value outputs (this step's keys and values alone): decode keeps its own cache and never fetches present. */
+  /** The graph has kv_step.{i}.key/value outputs (this step's keys and values alone) and its present outputs were dropped in memory: the engine keeps its own caches. */
   kvStep: boolean;
   /** sha256 prefix of config.json and the .onnx file, for engine ids and fingerprints. */
   hash: string;
@@ -165,11 +165,14 @@ export async function loadModelFolder(dirIn: string, o: SessionOptions = {}): Pr
   if (o.device === 'cuda') checkCudaAvailable();
   const st = await stat(onnxPath);
   if (st.size === 0) throw E(`${onnxPath} is empty; re-export it`);
-  // Scoring outputs are added in memory where the file is small enough to rewrite; else scoring falls back to logits.
-  const scoring = o.scoreGraph !== false && st.size <= SCORE_GRAPH_MAX_BYTES ? withScoringOutputs(await readFile(onnxPath)) : null;
+  // The graph is edited in memory where the file is small enough to rewrite (scoregraph.ts); else
+  // scoring falls back to logits and decoding to present.
+  const edits = st.size <= SCORE_GRAPH_MAX_BYTES
+    ? editGraph(await readFile(onnxPath), { scoring: o.scoreGraph !== false, dropPresent: o.kvStep === false ? null : { layers, kvStep: KV_STEP } })
+    : { bytes: null, scoreOutputs: false, droppedPresent: false };
   let session: ort.InferenceSession;
   try {
-    session = scoring ? await ort.InferenceSession.create(scoring, sessionOptions(o)) : await ort.InferenceSession.create(onnxPath, sessionOptions(o));
+    session = edits.bytes ? await ort.InferenceSession.create(edits.bytes, sessionOptions(o)) : await ort.InferenceSession.create(onnxPath, sessionOptions(o));
   } catch (err) {
     const msg = (err as Error).message.split('\n')[0]!.slice(0, 300);
     throw E(`onnxruntime could not load ${onnxPath} (${msg}); the file is corrupt or not an ONNX model: re-export it or rerun \`vrdata model init\``, err);
@@ -181,7 +184,8 @@ export async function loadModelFolder(dirIn: string, o: SessionOptions = {}): Pr
   const expectOut = ['logits'];
   for (let i = 0; i < layers; i++) {
     expectIn.push(`past_key_values.${i}.key`, `past_key_values.${i}.value`);
-    expectOut.push(`present.${i}.key`, `present.${i}.value`);
+    const cache = edits.droppedPresent ? KV_STEP : 'present';
+    expectOut.push(`${cache}.${i}.key`, `${cache}.${i}.value`);
   }
   const lackIn = expectIn.filter((n) => !inputs.has(n));
   const lackOut = expectOut.filter((n) => !outputs.has(n));
@@ -217,8 +221,8 @@ export async function loadModelFolder(dirIn: string, o: SessionOptions = {}): Pr
     dir, session, tokenizer, tokenizerJson: tokJson, layers, kvHeads, headDim, vocabSize,
     kvType: kvTypeRaw, logitsType, eosIds, padId,
     maxPositions: typeof config.max_position_embeddings === 'number' ? config.max_position_embeddings : Number.MAX_SAFE_INTEGER,
-    hasPositionIds: inputs.has('position_ids'), logitsToKeep, hasUseCacheBranch: inputs.has('use_cache_branch'), scoreOutputs: scoring !== null,
-    kvStep: o.kvStep !== false && Array.from({ length: layers }, (_, i) => [`${KV_STEP}.${i}.key`, `${KV_STEP}.${i}.value`]).flat().every((n) => outputs.has(n)),
+    hasPositionIds: inputs.has('position_ids'), logitsToKeep, hasUseCacheBranch: inputs.has('use_cache_branch'), scoreOutputs: edits.scoreOutputs,
+    kvStep: edits.droppedPresent,
     hash: await hashFiles([join(dir, 'config.json'), onnxPath]),
   };
 }
