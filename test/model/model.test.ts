@@ -10,7 +10,8 @@ import * as ort from 'onnxruntime-node';
 import fc from 'fast-check';
 import { Tokenizer } from '@huggingface/tokenizers';
 import { GraphBuilder } from '../../src/model/graph.js';
-import { buildDecoder, qwen3Config, type Qwen3Config } from '../../src/model/qwen3.js';
+import { buildDecoder, qwen3Config, KV_STEP, type Qwen3Config } from '../../src/model/qwen3.js';
+import onnxProto from 'onnx-proto';
 import { initWeights, readOnnxWeights } from '../../src/model/weights.js';
 import { initModelFolder, readModelFolder, MODEL_FILES } from '../../src/model/folder.js';
 import { openOnnxEngine } from '../../src/engines/onnx/engine.js';
@@ -198,15 +199,20 @@ test('`vrdata model init` writes a loadable folder and rejects bad flags with ex
 });
 
 test('`vrdata model rebuild` gives a folder made before the kv_step outputs the current graph: same weights, same samples', async () => {
-  // The shipped pi0 was written before kv_step existed; its copy is rebuilt in place.
+  // A copy of the shipped pi0 made to look as folders written before kv_step existed: without those outputs.
   const dir = join(root, 'pi0-copy');
   cpSync('data/models/pi0', dir, { recursive: true });
+  const proto = onnxProto.onnx.ModelProto.decode(readFileSync(join(dir, MODEL_FILES.onnx)));
+  const isStep = (name: string | null | undefined) => String(name).startsWith(`${KV_STEP}.`);
+  proto.graph!.output = proto.graph!.output!.filter((o) => !isStep(o.name));
+  proto.graph!.node = proto.graph!.node!.filter((n) => !(n.output ?? []).some(isStep));
+  writeFileSync(join(dir, MODEL_FILES.onnx), onnxProto.onnx.ModelProto.encode(proto).finish());
   const before = await readOnnxWeights(join(dir, MODEL_FILES.onnx));
   const reqs = ['Start with 7. Add 2. What is the result?', 'Start with 3. Multiply by 4, then add 1. What is the result?']
     .map((prompt, i) => ({ prompt, options: { ...DEFAULT_GENERATE_OPTIONS, n: 4, seed: 5 + i, maxTokens: 48 } }));
   const old = await openOnnxEngine({ modelDir: dir, threads: 1 });
   const oldOut = await old.generate(reqs);
-  assert.equal(old.model.kvStep, false, 'the shipped folder predates kv_step');
+  assert.equal(old.model.kvStep, false, 'the old-style folder has no kv_step');
   await old.close();
   const res = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'model', 'rebuild', dir], { encoding: 'utf8' });
   assert.equal(res.status, 0, res.stderr);
