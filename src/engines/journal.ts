@@ -176,6 +176,11 @@ export class JournaledBatchError extends VrdataError {
 export interface JournaledOptions {
   /** Requests per engine call (an embedded engine batches them); default 1. */
   batchSize?: number;
+  /**
+   * Generate calls also stop at this many samples (the sum of n): an embedded engine's decode batch,
+   * so a call is one batch and a crash loses at most that one. Default: no limit.
+   */
+  rowsPerCall?: number;
   /** Engine calls in flight at once; default 256 (HTTP engines limit per endpoint themselves). */
   concurrency?: number;
 }
@@ -192,6 +197,7 @@ export type JournaledEngine = Engine & { readonly stats: JournalStats };
  */
 export function journaled(engine: Engine, journal: Journal, options: JournaledOptions = {}): JournaledEngine {
   const batchSize = Math.max(1, options.batchSize ?? 1);
+  const rowsPerCall = options.rowsPerCall === undefined ? undefined : Math.max(1, options.rowsPerCall);
   const concurrency = Math.max(1, options.concurrency ?? 256);
   const stats: JournalStats = { cached: 0, sent: 0, failed: 0 };
 
@@ -212,7 +218,14 @@ export function journaled(engine: Engine, journal: Journal, options: JournaledOp
       } else missing.push(i);
     });
     const batches: number[][] = [];
-    for (let i = 0; i < missing.length; i += batchSize) batches.push(missing.slice(i, i + batchSize));
+    const rows = (i: number): number => (spec.op === 'generate' && rowsPerCall !== undefined ? (spec.requests[i] as GenerateRequest).options.n : 0);
+    let cur: number[] = [], curRows = 0;
+    for (const i of missing) {
+      if (cur.length > 0 && (cur.length >= batchSize || curRows + rows(i) > (rowsPerCall ?? Infinity))) { batches.push(cur); cur = []; curRows = 0; }
+      cur.push(i);
+      curRows += rows(i);
+    }
+    if (cur.length > 0) batches.push(cur);
     const failures: { index: number; error: unknown }[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { EngineBinding, JournalWrapper } from '../pipeline/runner.js';
 import type { Engine } from './types.js';
 import { Journal, journaled } from './journal.js';
+import { DEFAULT_BATCH_ROWS } from './onnx/batching.js';
 import { sha256, sha256File, stableStringify } from '../util/hash.js';
 import { VrdataError } from '../util/errors.js';
 
@@ -104,8 +105,9 @@ export async function modelFingerprint(dir: string): Promise<string> {
  */
 export const journalWrapper: JournalWrapper = async (engine, path) => {
   const journal = await Journal.open(path);
-  const batchSize = engine.id.startsWith('openai') ? 1 : 16;
-  const wrapped = journaled(engine, journal, { batchSize });
+  // Embedded: up to 16 requests, one decode batch of samples, per journaled call (an HTTP engine: one request).
+  const embedded = !engine.id.startsWith('openai');
+  const wrapped = journaled(engine, journal, embedded ? { batchSize: 16, rowsPerCall: DEFAULT_BATCH_ROWS } : { batchSize: 1 });
   // The base engine is shared by every part of the stage: the runner closes it once, at the end.
   const view: Engine = {
     id: wrapped.id,

@@ -118,3 +118,27 @@ test('journaled(): failures are reported, not journaled, and retried on the next
   await j.close();
   await rm(dir, { recursive: true });
 });
+
+test('journaled(): generate calls hold at most rowsPerCall samples (and batchSize requests); scoring only batchSize', async () => {
+  const dir = await tempDir();
+  const journal = await Journal.open(join(dir, 'j.jsonl'));
+  const toy = new ToyEngine();
+  const calls: number[][] = [];
+  const recording: Engine = {
+    ...toy, id: toy.id, tokenize: (t) => toy.tokenize(t), close: async () => undefined,
+    generate: (reqs) => (calls.push(reqs.map((r) => r.options.n)), toy.generate(reqs)),
+    score: (reqs) => (calls.push(reqs.map(() => 0)), toy.score(reqs)),
+  };
+  const e = journaled(recording, journal, { batchSize: 4, rowsPerCall: 8 });
+  const ns = [8, 3, 3, 3, 1, 1, 1, 1, 1, 12, 2];
+  const requests: GenerateRequest[] = ns.map((n, i) => ({ prompt: `Q${i}:`, options: { ...DEFAULT_GENERATE_OPTIONS, n, seed: i, maxTokens: 4 } }));
+  const out = await e.generate(requests);
+  assert.deepEqual(out.map((cs) => cs.length), ns);
+  // One decode batch per call: 8 | 3+3 | 3+1+1+1 (4 requests) | 1+1 | 12 alone (more than a batch) | 2.
+  assert.deepEqual(calls, [[8], [3, 3], [3, 1, 1, 1], [1, 1], [12], [2]]);
+  calls.length = 0;
+  await e.score(Array.from({ length: 6 }, (_, i) => ({ prompt: `P${i}`, continuation: ' x' })));
+  assert.deepEqual(calls.map((c) => c.length), [4, 2]);
+  await journal.close();
+  await rm(dir, { recursive: true });
+});

@@ -5,6 +5,9 @@
  * longer make every short one pay for their padding.
  */
 
+/** Sample rows the engine decodes together unless maxBatchRows says otherwise (here, free of onnxruntime, for the journal's batching). */
+export const DEFAULT_BATCH_ROWS = 64;
+
 /** Limits and the cost model of one plan. */
 export interface PlanOptions {
   /** Most rows in one batch. */

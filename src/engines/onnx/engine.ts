@@ -18,13 +18,13 @@ import { logSumExp, sampleToken } from './sampler.js';
 import { byteTable, CompletionText } from './text.js';
 import { AppendCache, BatchCache, type KvData } from './kvcache.js';
 import { KV_STEP } from '../../model/qwen3.js';
-import { planBatches } from './batching.js';
+import { DEFAULT_BATCH_ROWS, planBatches } from './batching.js';
 import { SCORE_OUTPUTS } from './scoregraph.js';
 
 /** Options of the embedded engine. */
 export interface OnnxEngineOptions extends SessionOptions {
   modelDir: string;
-  /** Sample rows decoded together (default 64). */
+  /** Sample rows decoded together (default DEFAULT_BATCH_ROWS, 64). */
   maxBatchRows?: number;
   /** Tokens per prefill pass; longer prompts are prefilled in chunks (default 512). */
   prefillChunk?: number;
@@ -146,7 +146,7 @@ export class OnnxEngine implements Engine {
   constructor(readonly model: LoadedModel, options: Omit<OnnxEngineOptions, 'modelDir'> = {}) {
     this.id = `onnx:${model.dir}@${model.hash}`;
     this.table = byteTable(model.tokenizerJson, model.tokenizer);
-    this.maxRows = Math.max(1, options.maxBatchRows ?? 64);
+    this.maxRows = Math.max(1, options.maxBatchRows ?? DEFAULT_BATCH_ROWS);
     this.prefillChunk = Math.max(1, options.prefillChunk ?? 512);
     this.scoreBudget = Math.max(1, options.scoreTokenBudget ?? 16384);
     this.logitsBudget = options.logitsBudgetBytes ?? 256 * 2 ** 20;
