@@ -84,6 +84,12 @@ export function parseSourceRow(raw: unknown, context: ParseContext): Parsed {
     }
   }
   if (question.trim() === '') return { ok: false, reason: 'question is empty' };
+  // LiveCodeBench's call-based problems name the function to write only in starter_code: it belongs in
+  // the question (the model must see the signature, and the verifier reads the name from there).
+  const starter = record.starter_code;
+  if (typeof starter === 'string' && starter.trim() !== '') {
+    question = `${question.trimEnd()}\n\nComplete this starter code and answer with the whole program in one \`\`\`python block:\n\`\`\`python\n${starter.trimEnd()}\n\`\`\``;
+  }
 
   let thought: string | null = null;
   let solution: string | null = null;

@@ -13,6 +13,7 @@ import { duckdbRows, duckdbRun, sqlString } from '../helpers/duckdb.js';
 import { runCli, hasStackTrace } from '../helpers/cli.js';
 import { prepareInProcess } from '../helpers/prepare.js';
 import { checkManifests, tempFiles } from '../helpers/run-folder.js';
+import { codeTestsOf } from '../../src/stages/verify.js';
 
 const DATA = resolve('..', 'shared', 'data');
 type Raw = Record<string, unknown>;
@@ -109,6 +110,14 @@ test('every eval file in ../shared/data/eval ingests whole, with sensible domain
           const tests = JSON.parse(String(s.tests));
           const given = source === 'apps10.jsonl' ? JSON.parse(String(raw.input_output)) : raw.tests;
           assert.deepEqual(tests, given, `${source} row ${i}: tests equal the file's`);
+          // Call-based LiveCodeBench problems: the starter code reaches the question, and the verifier finds the function in it.
+          const starter = String(raw.starter_code ?? '').trim();
+          if (starter !== '') {
+            assert.ok(String(s.question).includes(starter), `${source} row ${i}: starter code in the question`);
+            const parsed = codeTestsOf(String(s.tests), String(s.question));
+            assert.equal(parsed?.kind, 'call', `${source} row ${i}: call-based tests`);
+            assert.equal(parsed?.kind === 'call' ? parsed.fnName : '', /def\s+(\w+)\s*\(\s*self/.exec(starter)?.[1], `${source} row ${i}: function name`);
+          }
         }
       }
     }
