@@ -246,6 +246,7 @@ async function runParts(run: PartRun): Promise<void> {
     part: single ?? -1,
     parts,
     runDir,
+    tableName,
     read: (logical, options) => readInput(run, logical, single ?? 0, options?.columns),
     write: async (table, rows) => {
       if (!(table in stage.outputs)) {

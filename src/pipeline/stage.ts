@@ -43,6 +43,8 @@ export interface StageContext<P> {
   readonly part: number;
   readonly parts: number;
   readonly runDir: string;
+  /** The folder name (under runDir) of a table this stage declares: its own name unless the pipeline renames it (`tables:`). */
+  tableName(logical: string): string;
   /** This part's rows of an input table (all parts when the stage's scope is 'all'), in stored order. */
   read(table: string, options?: { columns?: string[] }): AsyncGenerator<Row[]>;
   /** Appends rows to an output table of this part; rows are validated against its schema. */

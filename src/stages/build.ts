@@ -127,7 +127,7 @@ export function chooseSubset(ids: Iterable<string>, size: number, seed: number):
   return new Set(keyed.slice(0, size).map((x) => x.id));
 }
 
-/** Adds (or replaces) this run's entry for a set in <run>/dataset_info.json (LLaMA-Factory's dataset_dir). */
+/** Adds (or replaces) this run's entry for a set in <run>/dataset_info.json (LLaMA-Factory's dataset_dir); `table` is the folder name as the pipeline named it. */
 export async function writeDatasetInfo(runDir: string, table: string): Promise<void> {
   const path = join(runDir, 'dataset_info.json');
   let info: Record<string, unknown> = {};
@@ -211,8 +211,8 @@ async function buildSets(ctx: StageContext<BuildParams>, withRollouts: boolean):
   if (mix.length) await ctx.write('mix', mix);
   if (weighted.length) await ctx.write('weighted', weighted);
   for (const c of [traces, weights, rollouts, verdicts]) await c?.finish();
-  await writeDatasetInfo(ctx.runDir, 'mix');
-  await writeDatasetInfo(ctx.runDir, 'weighted');
+  await writeDatasetInfo(ctx.runDir, ctx.tableName('mix'));
+  await writeDatasetInfo(ctx.runDir, ctx.tableName('weighted'));
   ctx.log(`mix: ${counts.selected} questions with a selected trace, ${counts.stand_in} with the original standing in, ${counts.no_original} without an original response (left out); weighted: ${counts.weighted_rows} rows`);
 }
 
@@ -297,6 +297,6 @@ export const buildPosteriorStage = defineStage<BuildPosteriorParams>({
     if (out.length) await ctx.write('posterior_set', out);
     await rollouts.finish();
     await verdicts.finish();
-    await writeDatasetInfo(ctx.runDir, 'posterior_set');
+    await writeDatasetInfo(ctx.runDir, ctx.tableName('posterior_set'));
   },
 });

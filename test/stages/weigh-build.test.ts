@@ -123,6 +123,13 @@ test('weigh_lik + build_lik (GML): golden weights and the mix/weighted sets, rea
     const info = JSON.parse(await readFile(join(dir, 'dataset_info.json'), 'utf8'));
     assert.equal(info.vrdata_mix.file_name, 'mix/part-00000-of-00001.parquet');
     assert.ok(existsSync(join(dir, info.vrdata_weighted.file_name)));
+
+    // A pipeline that renames the sets (tables:) gets dataset_info entries naming the renamed folders.
+    await runStage({ runDir: dir, stage: buildLikStage, params: resolveParams('build_lik', buildLikStage.params, { weighted_questions: 0 }), parts: PARTS, quiet: true, tables: { mix: 'mix_r2', weighted: 'weighted_r2' } });
+    const renamed = JSON.parse(await readFile(join(dir, 'dataset_info.json'), 'utf8'));
+    assert.equal(renamed.vrdata_mix_r2.file_name, 'mix_r2/part-00000-of-00001.parquet');
+    assert.ok(existsSync(join(dir, renamed.vrdata_mix_r2.file_name)) && existsSync(join(dir, renamed.vrdata_weighted_r2.file_name)));
+    assert.ok(renamed.vrdata_mix, 'the first run\'s entries stay');
   } finally {
     await cleanup();
   }
