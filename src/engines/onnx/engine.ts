@@ -5,6 +5,10 @@
  * sample rows, and rows of several prompts decode together (left-padded caches). Each sample draws
  * from its own generator seeded with seed + sample index, and the prefill never depends on the
  * batch, so a sample is the same whatever batch it runs in (up to float noise in batched matmuls).
+ * The batch's cache: on graphs with kv_step outputs (this project's own), one fixed-capacity buffer
+ * the engine writes each step's keys and values into (kvcache.ts AppendCache; the loader drops
+ * present, whose Concat would copy the whole cache every step); on other exports, present is read
+ * back into preallocated buffers (BatchCache).
  * Scoring: prompt + continuation (tokenized separately, so the cut between them is a token
  * boundary) in right-padded batches bounded by a token budget, long sequences in cached chunks.
  * One call runs at a time per engine; KV caches live only as long as their batch.
