@@ -21,13 +21,21 @@ benchmarks; it is not a replacement for transformers on real models).
 Several GPUs: `torchrun --nproc_per_node N train_sft.py ...` shards the model with FSDP; each rank
 takes every N-th micro-batch and the gradient sums over ranks, so the loss is the same.
 
-Progress: one JSON object per line on stdout ({"event": "start" | "step" | "done" | "error", ...});
-logs go to stderr. Exit code 3 = a needed package is missing (the "error" line names it).
+Checkpoints: --checkpoint-dir DIR --checkpoint-every N writes DIR/step-XXXXXXXX/ every N optimiser
+steps (not after the last; the newest two kept), and a rerun with the same DIR resumes from the
+newest complete one with the weights an uninterrupted run would reach (see CHECKPOINTS below).
+
+Progress: one JSON object per line on stdout ({"event": "start" | "resume" | "step" | "checkpoint" |
+"done" | "error", ...}); logs go to stderr. Exit code 3 = a needed package is missing (the "error"
+line names it); 2 = DIR holds checkpoints of another run ("error" with reason "foreign-checkpoint").
 """
 import argparse
+import hashlib
 import json
 import math
 import os
+import re
+import shutil
 import struct
 import sys
 import time
@@ -338,6 +346,168 @@ def logits_of(model, kind, ids, pos):
     return model(input_ids=ids, position_ids=pos, use_cache=False).logits
 
 
+# ---------------------------------------------------------------- CHECKPOINTS (the rules of src/train/checkpoint.ts)
+#
+# DIR/step-XXXXXXXX/ holds state.pt (model and optimizer state dicts), rng-<rank>.pt (each rank's
+# torch RNG state) and trainer_state.json (step, total_steps, run_id, losses so far). It is written
+# as step-XXXXXXXX.tmp-save, every file fsynced, the folder fsynced, renamed, and DIR fsynced, so a
+# folder with a step-XXXXXXXX name is complete ("done" = the rename happened). Old ones are renamed
+# to *.del-* before removal, so a kill mid-removal never leaves a half folder under a step name;
+# *.tmp-* and *.del-* left by a kill are removed on start.
+#
+# World > 1 (torchrun + FSDP): rank 0 writes the full model state dict and FSDP's full optimizer
+# state dict (unsharded, so a resume may use another world size), each rank its RNG file, with
+# barriers around saves and loads; every rank reads state.pt on load and takes its shard
+# (FSDP.shard_full_optim_state_dict). This path assumes DIR is on a file system all ranks share
+# (one node) and is UNTESTED: the tests run one CPU process, and Debian's torch 1.13 on Python
+# 3.11 cannot even import torch.distributed.fsdp (a dataclass ValueError in _shard).
+
+STEP_DIR = re.compile(r"^step-\d{8}$")
+
+
+def fsync_dir(path):
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse fsync on folders; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def write_durable(path, write):
+    with open(path, "wb") as f:
+        write(f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def discard(path):
+    """Removes a checkpoint folder; renamed first so a kill mid-removal leaves no half folder under a step name."""
+    doomed = "%s.del-%d" % (path, os.getpid())
+    os.rename(path, doomed)
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def rng_state(device):
+    s = {"torch": torch.get_rng_state()}
+    if str(device).startswith("cuda"):
+        s["cuda"] = torch.cuda.get_rng_state(torch.device(device))
+    return s
+
+
+def set_rng_state(s, device):
+    torch.set_rng_state(s["torch"])
+    if "cuda" in s and str(device).startswith("cuda"):
+        torch.cuda.set_rng_state(s["cuda"], torch.device(device))
+
+
+def derive_run_id(a, steps):
+    """The run's identity when no --run-id is given: the options that change the result, the data file and the step plan."""
+    ignored = {"out", "checkpoint_dir", "checkpoint_every", "run_id", "threads", "device", "tiny_vocab"}
+    h = hashlib.sha256(json.dumps({k: v for k, v in vars(a).items() if k not in ignored}, sort_keys=True).encode())
+    for path in (a.tokens, a.data):
+        if path:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+    h.update(json.dumps([[mb[0] for mb in s] for s in steps]).encode())
+    return h.hexdigest()
+
+
+class Checkpoints:
+    """Saves and restores the training state in one folder; see CHECKPOINTS above."""
+
+    def __init__(self, o):
+        self.root, self.every, self.keep = o["root"], o["every"], o.get("keep", 2)
+        self.run_id, self.total = o["run_id"], o["total"]
+        self.model, self.opt, self.device = o["model"], o["opt"], o["device"]
+        self.world, self.rank = o["world"], o["rank"]
+        if self.rank == 0:
+            os.makedirs(self.root, exist_ok=True)
+            for name in os.listdir(self.root):
+                if ".tmp-" in name or ".del-" in name:
+                    shutil.rmtree(os.path.join(self.root, name), ignore_errors=True)
+        self.barrier()
+
+    def barrier(self):
+        if self.world > 1:
+            import torch.distributed as dist
+            dist.barrier()
+
+    def names(self):
+        return sorted(n for n in os.listdir(self.root) if STEP_DIR.match(n))
+
+    def due(self, done):
+        return self.every > 0 and done % self.every == 0 and done < self.total
+
+    def save(self, step, losses):
+        name = "step-%08d" % step
+        tmp = os.path.join(self.root, name + ".tmp-save")
+        model_sd, optim_sd = self.full_state()
+        if self.rank == 0:
+            shutil.rmtree(tmp, ignore_errors=True)
+            os.makedirs(tmp)
+        self.barrier()
+        rng = rng_state(self.device)
+        write_durable(os.path.join(tmp, "rng-%d.pt" % self.rank), lambda f: torch.save(rng, f))
+        final = os.path.join(self.root, name)
+        if self.rank == 0:
+            write_durable(os.path.join(tmp, "state.pt"), lambda f: torch.save({"model": model_sd, "optimizer": optim_sd}, f))
+            meta = {"step": step, "total_steps": self.total, "run_id": self.run_id, "world": self.world, "losses": losses}
+            write_durable(os.path.join(tmp, "trainer_state.json"), lambda f: f.write(json.dumps(meta).encode()))
+        self.barrier()  # every rank's RNG file is in tmp
+        if self.rank == 0:
+            fsync_dir(tmp)
+            if os.path.exists(final):
+                discard(final)
+            os.rename(tmp, final)
+            fsync_dir(self.root)
+            for old in self.names()[:-self.keep]:
+                discard(os.path.join(self.root, old))
+        self.barrier()
+        return final
+
+    def full_state(self):
+        if self.world == 1:
+            return self.model.state_dict(), self.opt.state_dict()
+        from torch.distributed.fsdp import FullyShardedDataParallel as FSDP, FullStateDictConfig, StateDictType
+        with FSDP.state_dict_type(self.model, StateDictType.FULL_STATE_DICT, FullStateDictConfig(offload_to_cpu=True, rank0_only=True)):
+            model_sd = self.model.state_dict()
+        return model_sd, FSDP.full_optim_state_dict(self.model, self.opt)
+
+    def load(self):
+        """Restores the newest checkpoint; returns (step, losses, path), or None when there is none."""
+        names = self.names()
+        if not names:
+            return None
+        path = os.path.join(self.root, names[-1])
+        with open(os.path.join(path, "trainer_state.json")) as f:
+            meta = json.load(f)
+        if meta.get("run_id") != self.run_id or meta.get("total_steps") != self.total:
+            emit("error", reason="foreign-checkpoint", checkpoint=path,
+                 message="%s holds checkpoints of a different run (other data, model or options); use another --checkpoint-dir or delete it" % self.root)
+            sys.stderr.write("train_sft: %s holds checkpoints of a different run; use another --checkpoint-dir or delete it\n" % self.root)
+            sys.exit(2)
+        state = torch.load(os.path.join(path, "state.pt"), map_location="cpu")
+        if self.world == 1:
+            self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(state["optimizer"])
+        else:
+            from torch.distributed.fsdp import FullyShardedDataParallel as FSDP, FullStateDictConfig, StateDictType
+            with FSDP.state_dict_type(self.model, StateDictType.FULL_STATE_DICT, FullStateDictConfig(rank0_only=False)):
+                self.model.load_state_dict(state["model"])
+            self.opt.load_state_dict(FSDP.shard_full_optim_state_dict(state["optimizer"], self.model, optim=self.opt))
+        rng_path = os.path.join(path, "rng-%d.pt" % self.rank)
+        if os.path.exists(rng_path):
+            set_rng_state(torch.load(rng_path), self.device)
+        self.barrier()
+        return meta["step"], meta["losses"], path
+
+
 # ---------------------------------------------------------------- data loading
 
 def load_examples(a):
@@ -403,6 +573,9 @@ def main():
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--bf16", action="store_true", help="autocast to bfloat16 on CUDA")
     p.add_argument("--mini", action="store_true", help="use the minimal Qwen3 module even where transformers is importable")
+    p.add_argument("--checkpoint-dir", help="save checkpoints here and resume from the newest one found")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="checkpoint every N optimiser steps (0 = never)")
+    p.add_argument("--run-id", help="identity of the run, checked before resuming (default: a hash of the options, data and step plan)")
     a = p.parse_args()
 
     if a.threads > 0:
@@ -433,11 +606,22 @@ def main():
         (no_decay if prm.dim() < 2 else decay).append(prm)
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
                             lr=a.lr, betas=(a.beta1, a.beta2), eps=a.adam_eps)
-    emit("start", total_steps=total, normaliser=C, rows=len(examples), model=kind, device=str(device), world=world)
+    emit("start", total_steps=total, normaliser=C, rows=len(examples), model=kind, device=str(device), world=world, pid=os.getpid())
+    start, losses, ck = 0, [], None
+    if a.checkpoint_dir:
+        ck = Checkpoints({"root": a.checkpoint_dir, "every": a.checkpoint_every, "run_id": a.run_id or derive_run_id(a, steps),
+                          "total": total, "model": model, "opt": opt, "device": device, "world": world, "rank": rank})
+        resumed = ck.load()
+        if resumed:
+            start, losses, path = resumed
+            emit("resume", step=start, total=total, checkpoint=path, losses=losses)
     model.train()
     t0 = time.time()
     done_tokens = 0
-    for s, mbs in enumerate(steps):
+    # The plan is a pure function of the data and seed and the schedule of the step index, so a
+    # resume skips the done steps and goes on as the uninterrupted run would.
+    for s in range(start, total):
+        mbs = steps[s]
         lr = learning_rate(s, a, total)
         for g in opt.param_groups:
             g["lr"] = lr
@@ -471,8 +655,11 @@ def main():
             torch.cuda.synchronize()
         done_tokens += tokens
         el = time.time() - t0
+        losses.append(loss_sum)
         emit("step", step=s + 1, total=total, loss=loss_sum, lr=lr, grad_norm=norm, tokens=tokens,
              tokens_per_s=done_tokens / max(el, 1e-9), elapsed_s=el)
+        if ck and ck.due(s + 1):
+            emit("checkpoint", step=s + 1, total=total, path=ck.save(s + 1, losses))
     el = time.time() - t0
     if a.out and rank == 0:
         os.makedirs(a.out, exist_ok=True)
