@@ -3,9 +3,15 @@
  * the same tokenization, data order and normaliser as the embedded trainer, shows its JSON
  * progress lines, and, when the base is one of this project's ONNX model folders, converts the
  * result back into an inference model folder.
+ *
+ * Work folder `<out>/torch/`: the exported base, tokens.jsonl, checkpoints/ (the script's
+ * step-XXXXXXXX folders, bound to the run fingerprint: a rerun of the same command resumes from
+ * the newest, one with other data, base or options is refused like the embedded trainer's), and
+ * events.jsonl (every JSON line the script printed, all attempts appended: starts, resumes,
+ * steps, checkpoints).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { dirname, join, resolve } from 'node:path';
@@ -81,19 +87,24 @@ export async function trainTorch(o: TrainSftOptions): Promise<TrainResult> {
   await writeFile(join(o.out, 'llamafactory_sft.yaml'), llamaFactoryConfig(o));
 
   const hfOut = own ? join(work, 'trained') : o.out;
+  const checkpointDir = join(work, 'checkpoints');
   const args = [
     TORCH_SCRIPT, '--model', modelArg, '--tokens', tokensPath, '--out', hfOut,
     '--epochs', String(o.epochs), '--lr', String(o.lr), '--min-lr-ratio', String(o.minLrRatio), '--warmup', String(o.warmup),
     '--batch-tokens', String(o.batchTokens), '--grad-accum', String(o.gradAccum), '--max-steps', String(o.maxSteps),
     '--normaliser', String(plan.normaliser), '--weight-decay', String(o.weightDecay), '--beta1', String(o.adam.beta1),
     '--beta2', String(o.adam.beta2), '--adam-eps', String(o.adam.eps), '--max-grad-norm', String(o.maxGradNorm), '--seed', String(o.seed),
+    '--checkpoint-dir', checkpointDir, '--checkpoint-every', String(o.checkpointEvery), '--run-id', fingerprint,
   ];
   if (o.threads > 0) args.push('--threads', String(o.threads));
   if (own) args.push('--mini');
   const launcher = o.torchLauncher ?? [];
   const cmd = launcher.length > 0 ? launcher[0]! : python;
   const cmdArgs = launcher.length > 0 ? [...launcher.slice(1), ...args] : args;
-  const outcome = await runScript(cmd, cmdArgs, plan.steps.length, o.quiet);
+  const outcome = await runScript({ cmd, args: cmdArgs, total: plan.steps.length, quiet: o.quiet, eventsPath: join(work, 'events.jsonl') });
+  if (outcome.foreignCheckpoints) {
+    throw new VrdataError('train', `${o.out} holds checkpoints of a different run (other data, base or options); use another --out or delete ${checkpointDir}`);
+  }
   if (own) {
     const { tensors } = readSafetensors(join(hfOut, 'model.safetensors'));
     await writeModelFolder({ dir: o.out, config: config!, weights: new Map(tensors.map((t) => [t.name, t.data])), tokenizerFrom: o.base });
@@ -111,14 +122,40 @@ function shapeOf(c: Qwen3Config, name: string): number[] {
   return qwen3ParamShapes(c).get(name)!;
 }
 
-/** Runs the script, turning its JSON lines into progress; the last 40 stderr lines go into the error on failure. */
-async function runScript(cmd: string, args: string[], total: number, quiet?: boolean): Promise<{ losses: number[]; tokens: number; seconds: number }> {
+interface ScriptRun {
+  cmd: string;
+  args: string[];
+  total: number;
+  quiet?: boolean;
+  /** Every JSON line the script prints is appended here. */
+  eventsPath: string;
+}
+
+interface ScriptOutcome {
+  /** Losses of all steps, those restored from a checkpoint included. */
+  losses: number[];
+  /** Tokens and seconds of this process's steps only. */
+  tokens: number;
+  seconds: number;
+  /** The checkpoint folder belongs to another run; nothing was trained. */
+  foreignCheckpoints: boolean;
+}
+
+/**
+ * Runs the script, turning its JSON lines into progress; the last 40 stderr lines go into the error
+ * on failure, which also says from which step a rerun resumes.
+ */
+async function runScript(r: ScriptRun): Promise<ScriptOutcome> {
+  const { cmd, args, total } = r;
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
-  const progress = new TrainProgress({ label: 'train (torch)', total, startStep: 0, quiet });
+  // Made at the first step, so a resumed run's ETA counts only the steps left.
+  let progress: TrainProgress | undefined;
+  let startStep = 0;
+  let checkpointStep = 0;
   const losses: number[] = [];
   let tokens = 0;
   let seconds = 0;
-  let errorLine: { missing?: string[]; message?: string } | undefined;
+  let errorLine: { missing?: string[]; message?: string; reason?: string } | undefined;
   const stderrTail: string[] = [];
   createInterface({ input: child.stderr! }).on('line', (line) => {
     stderrTail.push(line);
@@ -132,9 +169,17 @@ async function runScript(cmd: string, args: string[], total: number, quiet?: boo
     } catch {
       return; // not a progress line (a library printing to stdout)
     }
+    appendFileSync(r.eventsPath, `${line}\n`);
     if (ev.event === 'step') {
       losses.push(Number(ev.loss));
+      progress ??= new TrainProgress({ label: 'train (torch)', total, startStep, quiet: r.quiet });
       progress.step({ step: Number(ev.step), total, loss: Number(ev.loss), lr: Number(ev.lr), tokens: Number(ev.tokens) });
+    } else if (ev.event === 'resume') {
+      startStep = checkpointStep = Number(ev.step);
+      losses.splice(0, losses.length, ...(ev.losses as number[]));
+      if (!r.quiet) process.stderr.write(`train (torch): resuming from step ${startStep}/${total} (${String(ev.checkpoint)})\n`);
+    } else if (ev.event === 'checkpoint') {
+      checkpointStep = Number(ev.step);
     } else if (ev.event === 'done') {
       tokens = Number(ev.tokens);
       seconds = Number(ev.elapsed_s);
@@ -142,14 +187,17 @@ async function runScript(cmd: string, args: string[], total: number, quiet?: boo
       errorLine = ev as typeof errorLine;
     }
   });
-  const code = await new Promise<number>((res, rej) => {
+  const exit = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res, rej) => {
     child.on('error', (err) => rej(new VrdataError('train', `cannot start ${cmd} (${err.message}); install Python 3 or pass --python`, { cause: err })));
-    child.on('close', (c) => res(c ?? 1));
+    child.on('close', (code, signal) => res({ code, signal }));
   });
-  progress.stop();
-  if (code !== 0) {
+  progress?.stop();
+  if (exit.code !== 0) {
+    if (errorLine?.reason === 'foreign-checkpoint') return { losses: [], tokens: 0, seconds: 0, foreignCheckpoints: true };
     if (errorLine?.missing) throw new VrdataError('train', `the torch trainer needs ${errorLine.missing.join(', ')}: ${errorLine.message ?? ''}`);
-    throw new VrdataError('train', `the torch trainer (${cmd} ${args[0]}) exited with ${code}:\n${stderrTail.join('\n')}\nfix the cause above and rerun`);
+    const how = exit.signal ? `was killed by ${exit.signal}` : `exited with ${exit.code}`;
+    const resume = checkpointStep > 0 ? `; rerunning the same command resumes from the checkpoint of step ${checkpointStep}` : '';
+    throw new VrdataError('train', `the torch trainer (${cmd} ${args[0]}) ${how}:\n${stderrTail.join('\n')}\nfix the cause above and rerun${resume}`);
   }
-  return { losses, tokens, seconds };
+  return { losses, tokens, seconds, foreignCheckpoints: false };
 }

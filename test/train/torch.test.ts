@@ -1,11 +1,12 @@
 // The PyTorch trainer (python/train_sft.py) launched by `trainSft({ trainer: 'torch' })`: same
 // data order, loss and normaliser as the embedded trainer, so both agree step by step from the
-// same base; and a clear error where torch is missing. Runs where /usr/bin/python3 (Debian's
+// same base; a run SIGKILLed mid-way resumes from its checkpoint to the weights of an
+// uninterrupted run; and a clear error where torch is missing. Runs where /usr/bin/python3 (Debian's
 // python3-torch) or $VRDATA_PYTHON imports torch; skipped with the reason printed otherwise.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readModelFolder } from '../../src/model/folder.js';
 import { openOnnxEngine } from '../../src/engines/onnx/engine.js';
@@ -62,4 +63,72 @@ test('torch trainer: a Python without torch gives an error naming torch', { skip
     (err: unknown) => err instanceof VrdataError && /needs PyTorch/.test(err.message) && /missing: torch/.test(err.message),
   );
   assert.ok(!existsSync(join(d, 'out', 'config.json')));
+});
+
+/**
+ * A launcher that runs train_sft.py in its own process and SIGKILLs it as it prints the progress
+ * line of `step`: a kill mid-run at a step known in advance, with no timing race.
+ */
+const killAtStep = (python: string, step: number): string[] => [python, '-c', `
+import json, os, runpy, signal, sys
+class KillAt:
+    def __init__(self, out): self.out = out
+    def write(self, text):
+        n = self.out.write(text)
+        try: ev = json.loads(text)
+        except ValueError: return n
+        if ev.get("event") == "step" and ev.get("step") == ${step}:
+            self.out.flush()
+            os.kill(os.getpid(), signal.SIGKILL)
+        return n
+    def flush(self): self.out.flush()
+sys.stdout = KillAt(sys.stdout)
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+`];
+
+/** The JSON lines of events.jsonl, split into one list per process (each begins with "start"). */
+function eventsByProcess(out: string): Record<string, unknown>[][] {
+  const runs: Record<string, unknown>[][] = [];
+  for (const line of readFileSync(join(out, 'torch', 'events.jsonl'), 'utf8').split('\n').filter(Boolean)) {
+    const ev = JSON.parse(line) as Record<string, unknown>;
+    if (ev.event === 'start') runs.push([]);
+    runs.at(-1)!.push(ev);
+  }
+  return runs;
+}
+
+test('torch trainer: SIGKILL mid-training, then rerunning the same command, gives the weights of an uninterrupted run', { skip: skipTorch }, async () => {
+  const d = tempDir('torch-resume');
+  const base = await tinyModel(join(d, 'base'));
+  const data = await writeSet(join(d, 'set.parquet'), arithmeticRows(24));
+  const common = { data, base, trainer: 'torch' as const, python: torchPython, lr: 2e-3, epochs: 2, batchTokens: 64, warmup: 2, checkpointEvery: 3, seed: 5, threads: 1, quiet: true };
+  const whole = await trainSft({ ...common, out: join(d, 'whole') });
+  assert.ok(whole.steps >= 12, `planned ${whole.steps} steps`);
+
+  const out = join(d, 'killed');
+  await assert.rejects(
+    trainSft({ ...common, out, torchLauncher: killAtStep(torchPython!, 8) }),
+    (err: unknown) => err instanceof VrdataError && /killed by SIGKILL/.test(err.message) && /resumes from the checkpoint of step 6/.test(err.message),
+  );
+  assert.ok(!existsSync(join(out, 'train_result.json')), 'the killed run must not have finished');
+  const checkpoints = join(out, 'torch', 'checkpoints');
+  assert.deepEqual(readdirSync(checkpoints), ['step-00000003', 'step-00000006']);
+  mkdirSync(join(checkpoints, 'step-00000009.tmp-save')); // what a kill mid-save leaves
+
+  // Other options into the same folder: refused, not resumed from this run's checkpoints.
+  await assert.rejects(trainSft({ ...common, out, lr: 1e-3 }), (err: unknown) => err instanceof VrdataError && /checkpoints of a different run/.test(err.message));
+
+  const resumed = await trainSft({ ...common, out });
+  const second = eventsByProcess(out).at(-1)!;
+  assert.deepEqual(second.filter((e) => e.event === 'resume').map((e) => e.step), [6]);
+  assert.deepEqual(second.filter((e) => e.event === 'step').map((e) => e.step), Array.from({ length: whole.steps - 6 }, (_, i) => i + 7), 'the resumed run must do exactly the steps after its checkpoint');
+  assert.ok(!readdirSync(checkpoints).some((n) => n.includes('.tmp-')), 'stray temp folder left');
+  assert.equal(resumed.steps, whole.steps);
+  assert.ok(resumed.tokens < whole.tokens, 'the resumed run redid steps it had checkpointed');
+  // One CPU thread, the same operations in the same order: bit-identical.
+  assert.deepEqual(resumed.losses, whole.losses);
+  const a = (await readModelFolder(join(d, 'whole'))).weights;
+  const b = (await readModelFolder(out)).weights;
+  for (const [n, w] of a) assert.deepEqual(b.get(n), w, `${n} differs after resume`);
 });
