@@ -145,7 +145,7 @@ export class OnnxEngine implements Engine {
   /** Decode steps write logits and present into preallocated buffers, unless the export refuses them (checked on first use). */
   private bindOutputs: boolean;
   private bindChecked = false;
-  private readonly presentNames: string[];
+  private readonly cacheOutputs: string[];
 
   constructor(readonly model: LoadedModel, options: Omit<OnnxEngineOptions, 'modelDir'> = {}) {
     this.id = `onnx:${model.dir}@${model.hash}`;
@@ -157,8 +157,8 @@ export class OnnxEngine implements Engine {
     this.bindOutputs = options.bindOutputs ?? true;
     // The cache outputs a pass fetches: present (past ++ new) or, on graphs with kv_step, the new columns alone.
     const cacheOut = model.kvStep ? KV_STEP : 'present';
-    this.presentNames = [];
-    for (let i = 0; i < model.layers; i++) this.presentNames.push(`${cacheOut}.${i}.key`, `${cacheOut}.${i}.value`);
+    this.cacheOutputs = [];
+    for (let i = 0; i < model.layers; i++) this.cacheOutputs.push(`${cacheOut}.${i}.key`, `${cacheOut}.${i}.value`);
   }
 
   /** Runs calls one at a time: bounded memory, and onnxruntime's threads are not oversubscribed. */
@@ -220,7 +220,7 @@ export class OnnxEngine implements Engine {
 
   /** One forward pass with onnxruntime-allocated outputs (prefill, scoring, full logits). */
   private async forward(a: Parameters<OnnxEngine['feeds']>[0]): Promise<Forward> {
-    const out = await this.run(this.feeds(a), ['logits', ...this.presentNames]);
+    const out = await this.run(this.feeds(a), ['logits', ...this.cacheOutputs]);
     const lt = out.logits!;
     return { logits: logitsData(lt), positions: lt.dims[1]!, vocab: lt.dims[2]!, present: this.cacheAfter(out, a.past) };
   }
@@ -228,7 +228,7 @@ export class OnnxEngine implements Engine {
   /** The cache after a pass: its present outputs, or past ++ kv_step built here (graphs whose present was dropped). */
   private cacheAfter(out: ort.InferenceSession.ReturnType, past: ort.Tensor[]): ort.Tensor[] {
     if (!this.model.kvStep) return presentOf(out, this.model.layers);
-    return this.presentNames.map((name, l) => concatColumns(past[l]!, out[name]!));
+    return this.cacheOutputs.map((name, l) => concatColumns(past[l]!, out[name]!));
   }
 
   /** Prefills one prompt in chunks; returns its cache and the last position's logits. */
@@ -336,7 +336,7 @@ export class OnnxEngine implements Engine {
         rows = keep.map((b) => rows[b]!);
       }
       // Mask columns: the past as fed (T filled columns, then AppendCache's unfilled ones), then this step's token.
-      const B = rows.length, T = cache.T, W = (cache instanceof AppendCache ? cache.cap : T) + 1;
+      const B = rows.length, T = cache.T, W = cache.cols + 1;
       if (maskBuf.length < B * W) maskBuf = new BigInt64Array(B * W + B * 64);
       const mask = maskBuf.subarray(0, B * W);
       const ids = new BigInt64Array(B), positions = new BigInt64Array(B);
@@ -477,7 +477,7 @@ export class OnnxEngine implements Engine {
       });
       const feeds = this.feeds({ ids, batch: B, mask, positions, past, keepLast: false });
       // The cache is fetched only when another chunk follows.
-      const presents = last ? [] : this.presentNames;
+      const presents = last ? [] : this.cacheOutputs;
       const out = await this.run(feeds, m.scoreOutputs ? [SCORE_OUTPUTS.next, SCORE_OUTPUTS.last, ...presents] : ['logits', ...presents]);
       if (!last) past = this.cacheAfter(out, past);
       const next = m.scoreOutputs ? (out[SCORE_OUTPUTS.next]!.data as Float32Array) : null;

@@ -25,6 +25,27 @@ function alloc(kvType: KvShape['kvType'], n: number): KvData {
   return kvType === 'float16' ? new Uint16Array(n) : new Float32Array(n);
 }
 
+/** Copies a prefilled [1, kvHeads, P, headDim] cache into row `b` of `dst` ([rows, kvHeads, cols, headDim]), ending at column `end`. */
+function writeRowAt(shape: KvShape, dst: KvData, cols: number, end: number, b: number, src: KvData, P: number): void {
+  const { kvHeads, headDim } = shape, pad = end - P;
+  for (let h = 0; h < kvHeads; h++) {
+    dst.set(src.subarray(h * P * headDim, (h + 1) * P * headDim), ((b * kvHeads + h) * cols + pad) * headDim);
+  }
+}
+
+/** The first `rows` rows of each buffer as tensors [rows, kvHeads, cols, headDim]. */
+function views(shape: KvShape, buffers: KvData[], rows: number, cols: number): ort.Tensor[] {
+  const n = rows * shape.kvHeads * shape.headDim * cols, dims = [rows, shape.kvHeads, cols, shape.headDim];
+  return buffers.map((d) => new ort.Tensor(shape.kvType, d.subarray(0, n), dims));
+}
+
+/** Keeps rows `keep` (ascending indices) of each buffer in that order, moving them down in place; `perRow` elements per row. */
+function compactRows(buffers: KvData[], keep: readonly number[], perRow: number): void {
+  for (const d of buffers) {
+    keep.forEach((b, j) => { if (b !== j) d.copyWithin(j * perRow, b * perRow, (b + 1) * perRow); });
+  }
+}
+
 /** See the module comment. `T` is the past length; `rows` the batch size (finished rows included until compacted). */
 export class BatchCache {
   rows: number;
@@ -44,19 +65,19 @@ export class BatchCache {
     this.next = Array.from({ length: 2 * shape.layers }, () => alloc(shape.kvType, rows * this.perCol * cols));
   }
 
+  /** Columns of the past as fed: T. */
+  get cols(): number {
+    return this.T;
+  }
+
   /** Copies a prefilled cache (tensor `l` of a [1, kvHeads, P, headDim] cache) into row `b`, right-aligned (left padding stays zero). */
   writeRow(l: number, b: number, src: KvData, P: number): void {
-    const { kvHeads, headDim } = this.shape;
-    const T = this.T, dst = this.cur[l]!, pad = T - P;
-    for (let h = 0; h < kvHeads; h++) {
-      dst.set(src.subarray(h * P * headDim, (h + 1) * P * headDim), ((b * kvHeads + h) * T + pad) * headDim);
-    }
+    writeRowAt(this.shape, this.cur[l]!, this.T, this.T, b, src, P);
   }
 
   /** The past as tensors [rows, kvHeads, T, headDim] (views of the current set). */
   past(): ort.Tensor[] {
-    const n = this.rows * this.perCol * this.T, dims = [this.rows, this.shape.kvHeads, this.T, this.shape.headDim];
-    return this.cur.map((d) => new ort.Tensor(this.shape.kvType, d.subarray(0, n), dims));
+    return views(this.shape, this.cur, this.rows, this.T);
   }
 
   /** Output tensors [rows, kvHeads, T + 1, headDim] for `present`, in the other set (grown when full). */
@@ -66,8 +87,7 @@ export class BatchCache {
       const cap = this.rows * this.perCol * growCols(this.T + 1);
       this.next = this.next.map(() => alloc(this.shape.kvType, cap));
     }
-    const dims = [this.rows, this.shape.kvHeads, this.T + 1, this.shape.headDim];
-    return this.next.map((d) => new ort.Tensor(this.shape.kvType, d.subarray(0, n), dims));
+    return views(this.shape, this.next, this.rows, this.T + 1);
   }
 
   /** Copies `present` outputs that onnxruntime allocated itself into the other set (for exports whose outputs cannot be preallocated). */
@@ -84,10 +104,7 @@ export class BatchCache {
 
   /** Keeps rows `keep` (ascending batch indices) in that order, moving them down in place. */
   compact(keep: readonly number[]): void {
-    const per = this.perCol * this.T;
-    for (const d of this.cur) {
-      keep.forEach((b, j) => { if (b !== j) d.copyWithin(j * per, b * per, (b + 1) * per); });
-    }
+    compactRows(this.cur, keep, this.perCol * this.T);
     this.rows = keep.length;
   }
 }
@@ -125,19 +142,19 @@ export class AppendCache {
     return Math.max(T + 1, Math.min(this.finalT, T + Math.max(32, T >> 3)));
   }
 
+  /** Columns of the past as fed: the capacity (those from T on are unfilled and must be masked). */
+  get cols(): number {
+    return this.cap;
+  }
+
   /** Copies a prefilled cache (tensor `l` of a [1, kvHeads, P, headDim] cache) into row `b`, ending at column T (left padding stays zero). */
   writeRow(l: number, b: number, src: KvData, P: number): void {
-    const { kvHeads, headDim } = this.shape;
-    const dst = this.data[l]!, pad = this.T - P;
-    for (let h = 0; h < kvHeads; h++) {
-      dst.set(src.subarray(h * P * headDim, (h + 1) * P * headDim), ((b * kvHeads + h) * this.cap + pad) * headDim);
-    }
+    writeRowAt(this.shape, this.data[l]!, this.cap, this.T, b, src, P);
   }
 
   /** The past as tensors [rows, kvHeads, cap, headDim]; columns T..cap-1 hold nothing yet and must be masked. */
   past(): ort.Tensor[] {
-    const n = this.rows * this.perCol * this.cap, dims = [this.rows, this.shape.kvHeads, this.cap, this.shape.headDim];
-    return this.data.map((d) => new ort.Tensor(this.shape.kvType, d.subarray(0, n), dims));
+    return views(this.shape, this.data, this.rows, this.cap);
   }
 
   /** Writes one step's keys and values (tensor l: [rows, kvHeads, 1, headDim]) into column T and advances; grows first when full. */
@@ -165,10 +182,7 @@ export class AppendCache {
 
   /** Keeps rows `keep` (ascending batch indices) in that order, moving them down in place. */
   compact(keep: readonly number[]): void {
-    const per = this.perCol * this.cap;
-    for (const d of this.data) {
-      keep.forEach((b, j) => { if (b !== j) d.copyWithin(j * per, b * per, (b + 1) * per); });
-    }
+    compactRows(this.data, keep, this.perCol * this.cap);
     this.rows = keep.length;
   }
 }
