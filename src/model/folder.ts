@@ -7,7 +7,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GraphBuilder } from './graph.js';
-import { buildDecoder, qwen3Config, qwen3ParamShapes, validateConfig, type Qwen3Config } from './qwen3.js';
+import { buildDecoder, qwen3Config, qwen3ParamCount, qwen3ParamShapes, validateConfig, type Qwen3Config } from './qwen3.js';
 import { learnMerges, makeTokenizer } from './tokenizer.js';
 import { checkWeights, initWeights, readOnnxWeights, type Weights } from './weights.js';
 import { VrdataError } from '../util/errors.js';
@@ -96,9 +96,7 @@ export async function readModelFolder(dir: string): Promise<{ config: Qwen3Confi
 export async function rebuildModelGraph(dir: string): Promise<{ params: number }> {
   const { config, weights } = await readModelFolder(dir);
   await writeAtomic(join(dir, MODEL_FILES.onnx), inferenceOnnxBytes(config, weights));
-  let params = 0;
-  for (const w of weights.values()) params += w.length;
-  return { params };
+  return { params: qwen3ParamCount(config) };
 }
 
 /** What `vrdata model init` takes. */

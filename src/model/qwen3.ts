@@ -200,8 +200,8 @@ export function buildDecoder(g: GraphBuilder, c: Qwen3Config, options: { kvCache
     const x = rmsnorm(h, `${p}.input_layernorm.weight`);
     const heads = (proj: string, n: number): string => g.reshape(linear(x, proj), [0, 0, n, hd]);
     const q = rope(g.transpose(rmsnorm(heads(`${p}.self_attn.q_proj.weight`, H), `${p}.self_attn.q_norm.weight`), [0, 2, 1, 3]));
-    let k = rope(g.transpose(rmsnorm(heads(`${p}.self_attn.k_proj.weight`, KV), `${p}.self_attn.k_norm.weight`), [0, 2, 1, 3]));
-    let v = g.transpose(heads(`${p}.self_attn.v_proj.weight`, KV), [0, 2, 1, 3]);
+    const k = rope(g.transpose(rmsnorm(heads(`${p}.self_attn.k_proj.weight`, KV), `${p}.self_attn.k_norm.weight`), [0, 2, 1, 3]));
+    const v = g.transpose(heads(`${p}.self_attn.v_proj.weight`, KV), [0, 2, 1, 3]);
     // Grouped-query attention without copying K/V: query head h uses kv head floor(h / G), so
     // [b, H, s, hd] viewed as [b, KV, G*s, hd] lines each group up with its kv head.
     const qg = g.reshape(q, [0, KV, -1, hd]);
