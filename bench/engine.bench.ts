@@ -127,8 +127,8 @@ async function benchModel(label: string, dir: string, prompts: string[]): Promis
  * The workloads: `pipeline` is what the sample stage sends (the posterior prompt P(x, y') with its
  * long system prompt, over MATH-500 questions and their answers as hints), `short` four one-line prompts.
  */
-function workloads(): Record<string, string[]> {
-  const qs = questions().slice(0, SHORT_PROMPTS.length);
+function workloads(all: ReturnType<typeof questions>): Record<string, string[]> {
+  const qs = all.slice(0, SHORT_PROMPTS.length);
   return {
     pipeline: qs.map((q) => renderTemplate('posterior_a', { question: q.question, hint: q.answer })),
     short: SHORT_PROMPTS,
@@ -139,10 +139,11 @@ function workloads(): Record<string, string[]> {
 export async function run(): Promise<void> {
   const root = await mkdtemp(join(tmpdir(), 'vrdata-bench-engine-'));
   const chosen = (process.env.BENCH_ENGINE_WORKLOADS ?? 'pipeline,short').split(',');
-  const all = workloads();
+  const qs = questions();
+  const all = workloads(qs);
   // A tokenizer learned from text of the kind it will read (as real ones are), not byte-level: prompt lengths in tokens
   // then resemble a real model's (the R(x) system prompt is ~300 tokens with Qwen's tokenizer).
-  const mergesCorpus = questions().map((q) => q.text).join('\n');
+  const mergesCorpus = qs.map((q) => q.text).join('\n');
   try {
     console.log(`engine: threads ${THREADS}, ${SHORT_PROMPTS.length} prompts x n=${N}, ${NEW_TOKENS} new tokens, ${REPEATS} alternating runs each; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
     const models: [string, Parameters<typeof initModelFolder>[0]][] = [

@@ -2,7 +2,8 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initModelFolder } from '../../src/model/folder.js';
+import assert from 'node:assert/strict';
+import { initModelFolder, readModelFolder } from '../../src/model/folder.js';
 import { ParquetWriter, type Row } from '../../src/io/parquet.js';
 
 export function tempDir(prefix: string): string {
@@ -38,4 +39,11 @@ export function arithmeticRows(n: number): { prompt: string; response: string; w
     rows.push({ prompt: `Q: ${a}+${b}=? A:`, response: ` ${a + b}.`, weight: 1 });
   }
   return rows;
+}
+
+/** Asserts that two model folders hold bit-identical weights (a resumed run against an uninterrupted one). */
+export async function assertSameWeights(expectedDir: string, actualDir: string): Promise<void> {
+  const a = (await readModelFolder(expectedDir)).weights;
+  const b = (await readModelFolder(actualDir)).weights;
+  for (const [n, w] of a) assert.deepEqual(b.get(n), w, `${n} differs after resume`);
 }

@@ -12,7 +12,7 @@ import { readModelFolder } from '../../src/model/folder.js';
 import { openOnnxEngine } from '../../src/engines/onnx/engine.js';
 import { trainSft } from '../../src/train/trainer.js';
 import { VrdataError } from '../../src/util/errors.js';
-import { arithmeticRows, tempDir, tinyModel, writeSet } from './helpers.js';
+import { arithmeticRows, assertSameWeights, tempDir, tinyModel, writeSet } from './helpers.js';
 
 const imports = (python: string, mod: string): boolean => spawnSync(python, ['-c', `import ${mod}`], { stdio: 'ignore' }).status === 0;
 const candidates = [process.env.VRDATA_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => !!p);
@@ -128,7 +128,5 @@ test('torch trainer: SIGKILL mid-training, then rerunning the same command, give
   assert.ok(resumed.tokens < whole.tokens, 'the resumed run redid steps it had checkpointed');
   // One CPU thread, the same operations in the same order: bit-identical.
   assert.deepEqual(resumed.losses, whole.losses);
-  const a = (await readModelFolder(join(d, 'whole'))).weights;
-  const b = (await readModelFolder(out)).weights;
-  for (const [n, w] of a) assert.deepEqual(b.get(n), w, `${n} differs after resume`);
+  await assertSameWeights(join(d, 'whole'), out);
 });

@@ -10,7 +10,7 @@ import { openOnnxEngine } from '../../src/engines/onnx/engine.js';
 import { trainSft } from '../../src/train/trainer.js';
 import { TrainSession } from '../../src/train/session.js';
 import { batchTensors, type Example } from '../../src/train/data.js';
-import { arithmeticRows, tempDir, tinyModel, writeSet } from './helpers.js';
+import { arithmeticRows, assertSameWeights, tempDir, tinyModel, writeSet } from './helpers.js';
 
 async function scoreSum(modelDir: string, rows: { prompt: string; response: string }[]): Promise<number> {
   const engine = await openOnnxEngine({ modelDir, threads: 1 });
@@ -125,7 +125,5 @@ test('SIGKILL mid-training, then rerunning the same command, gives the weights o
   assert.equal(resumed.steps, uninterrupted.steps);
   assert.ok(resumed.tokens < uninterrupted.tokens, 'the resumed run redid steps it had checkpointed');
   assert.deepEqual(resumed.losses, uninterrupted.losses);
-  const a = (await readModelFolder(join(d, 'whole'))).weights;
-  const b = (await readModelFolder(out)).weights;
-  for (const [n, w] of a) assert.deepEqual(b.get(n), w, `${n} differs after resume`);
+  await assertSameWeights(join(d, 'whole'), out);
 });
