@@ -28,6 +28,11 @@ export interface Checkpoint {
   v: Map<string, Float32Array>;
 }
 
+/** The error for an output folder whose checkpoints (in `checkpointDir`) belong to another run; both trainers refuse them alike. */
+export function foreignCheckpointsError(out: string, checkpointDir: string): VrdataError {
+  return new VrdataError('train', `${out} holds checkpoints of a different run (other data, base or options); use another --out or delete ${checkpointDir}`);
+}
+
 /** Writes bytes to a file and fsyncs it. */
 export function writeFileDurable(path: string, data: Uint8Array | string): void {
   const fd = openSync(path, 'w');

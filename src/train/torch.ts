@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { readModelFolder, writeModelFolder, MODEL_FILES } from '../model/folder.js';
 import { qwen3ParamShapes, type Qwen3Config } from '../model/qwen3.js';
 import { VrdataError } from '../util/errors.js';
-import { writeFileDurable } from './checkpoint.js';
+import { foreignCheckpointsError, writeFileDurable } from './checkpoint.js';
 import { planRun } from './data.js';
 import { llamaFactoryConfig } from './llamafactory.js';
 import { TrainProgress } from './progress.js';
@@ -103,7 +103,7 @@ export async function trainTorch(o: TrainSftOptions): Promise<TrainResult> {
   const cmdArgs = launcher.length > 0 ? [...launcher.slice(1), ...args] : args;
   const outcome = await runScript({ cmd, args: cmdArgs, total: plan.steps.length, quiet: o.quiet, eventsPath: join(work, 'events.jsonl') });
   if (outcome.foreignCheckpoints) {
-    throw new VrdataError('train', `${o.out} holds checkpoints of a different run (other data, base or options); use another --out or delete ${checkpointDir}`);
+    throw foreignCheckpointsError(o.out, checkpointDir);
   }
   if (own) {
     const { tensors } = readSafetensors(join(hfOut, 'model.safetensors'));

@@ -15,7 +15,7 @@ import { readModelFolder, writeModelFolder, MODEL_FILES } from '../model/folder.
 import type { Qwen3Config } from '../model/qwen3.js';
 import { sha256, sha256File, stableStringify } from '../util/hash.js';
 import { VrdataError } from '../util/errors.js';
-import { loadLatestCheckpoint, removeStrayTemps, saveCheckpoint, writeFileDurable } from './checkpoint.js';
+import { foreignCheckpointsError, loadLatestCheckpoint, removeStrayTemps, saveCheckpoint, writeFileDurable } from './checkpoint.js';
 import { batchTensors, planRun, type Example, type TrainPlan } from './data.js';
 import { loadTokenizer, loadTrainingSet } from './dataset.js';
 import { DEFAULT_ADAMW, adamwUpdate, clipGradients, learningRate, type AdamWConfig } from './optim.js';
@@ -163,7 +163,7 @@ async function trainEmbedded(o: TrainSftOptions): Promise<TrainResult> {
   removeStrayTemps(o.out);
   const ck = loadLatestCheckpoint(o.out);
   if (ck && ck.state.fingerprint !== fingerprint) {
-    throw new VrdataError('train', `${o.out} holds checkpoints of a different run (other data, base or options); use another --out or delete ${join(o.out, 'checkpoints')}`);
+    throw foreignCheckpointsError(o.out, join(o.out, 'checkpoints'));
   }
   const weights = ck ? new Map(ck.weights.map((t) => [t.name, t.data])) : new Map(baseWeights);
   const m = ck ? ck.m : new Map([...weights].map(([n, w]) => [n, new Float32Array(w.length)]));
